@@ -1,0 +1,262 @@
+// Package app deploys one rental service: ServiceAccount, Deployment,
+// Service, PodDisruptionBudget and, when configured, a
+// HorizontalPodAutoscaler, with the write-up's probe and resource values.
+package app
+
+import (
+	"fmt"
+
+	appsv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/apps/v1"
+	autoscalingv2 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/autoscaling/v2"
+	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
+	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
+	policyv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/policy/v1"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/carrental/carrental/infra/config"
+	"github.com/carrental/carrental/svc/contract"
+)
+
+// The write-up's liveness probe (payment's Deployment): the /tmp/healthy
+// file checked by exec, 3s initial delay, 2s timeout, every 5s, restart
+// after 5 failures. We exec the service binary's probe subcommand instead
+// of `cat`, so the image needs no shell and no cat.
+const (
+	LivenessInitialDelaySeconds = 3
+	LivenessTimeoutSeconds      = 2
+	LivenessPeriodSeconds       = 5
+	LivenessFailureThreshold    = 5
+)
+
+// The write-up's container resources: cpu request 200m, limit 500m.
+const (
+	CPURequest = "200m"
+	CPULimit   = "500m"
+)
+
+// BinaryPath is where ko puts a service's binary in its image.
+func BinaryPath(s contract.Service) string { return "/ko-app/" + string(s) }
+
+// NonRootUID is the image's user (distroless/Chainguard "nonroot").
+const NonRootUID = 65532
+
+// ServiceArgs configure one service.
+type ServiceArgs struct {
+	Service     contract.Service
+	Namespace   pulumi.StringInput
+	Image       pulumi.StringInput
+	Env         corev1.EnvVarArray
+	Volumes     corev1.VolumeArray
+	Mounts      corev1.VolumeMountArray
+	Autoscaling *config.Autoscaling // nil: a fixed single replica
+	MemoryReq   string
+	MemoryLimit string
+	SkipAwait   bool
+	// DependsOn is applied to every workload object, not just the
+	// component: children do not inherit their parent's dependencies.
+	DependsOn []pulumi.Resource
+}
+
+// Service is one deployed microservice.
+type Service struct {
+	pulumi.ResourceState
+	Deployment *appsv1.Deployment
+	Service    *corev1.Service
+	HPA        *autoscalingv2.HorizontalPodAutoscaler
+}
+
+// NewService declares one service's workload.
+func NewService(ctx *pulumi.Context, args ServiceArgs, opts ...pulumi.ResourceOption) (*Service, error) {
+	name := string(args.Service)
+	s := &Service{}
+	if err := ctx.RegisterComponentResource("carrental:app:Service", name, s, opts...); err != nil {
+		return nil, err
+	}
+	child := pulumi.Composite(pulumi.Parent(s), pulumi.DependsOn(args.DependsOn))
+	labels := pulumi.StringMap{"app": pulumi.String(name), "app.kubernetes.io/part-of": pulumi.String("carrental")}
+	annotations := pulumi.StringMap{}
+	if args.SkipAwait {
+		// Only for clusters with no kubelet (the offline test bed), where
+		// Deployments never become ready. Never set for AWS.
+		annotations["pulumi.com/skipAwait"] = pulumi.String("true")
+	}
+	meta := func() *metav1.ObjectMetaArgs {
+		return &metav1.ObjectMetaArgs{Name: pulumi.String(name), Namespace: args.Namespace, Labels: labels, Annotations: annotations}
+	}
+
+	sa, err := corev1.NewServiceAccount(ctx, name, &corev1.ServiceAccountArgs{
+		Metadata:                     meta(),
+		AutomountServiceAccountToken: pulumi.Bool(false), // the services never call the Kubernetes API
+	}, child)
+	if err != nil {
+		return nil, err
+	}
+
+	env := append(corev1.EnvVarArray{
+		corev1.EnvVarArgs{Name: pulumi.String(contract.EnvAddr), Value: pulumi.String(fmt.Sprintf(":%d", contract.HTTPPort))},
+		corev1.EnvVarArgs{Name: pulumi.String(contract.EnvDataDir), Value: pulumi.String("/data")},
+		corev1.EnvVarArgs{Name: pulumi.String(contract.EnvHealthyFile), Value: pulumi.String(contract.HealthyFile)},
+	}, args.Env...)
+	for _, up := range contract.Calls()[args.Service] {
+		env = append(env, corev1.EnvVarArgs{Name: pulumi.String(contract.EnvURL(up)), Value: pulumi.String(contract.InClusterURL(up))})
+	}
+	// The root filesystem is read-only: /tmp (the liveness file) and /data
+	// are emptyDirs.
+	volumes := append(corev1.VolumeArray{
+		corev1.VolumeArgs{Name: pulumi.String("tmp"), EmptyDir: &corev1.EmptyDirVolumeSourceArgs{}},
+		corev1.VolumeArgs{Name: pulumi.String("data"), EmptyDir: &corev1.EmptyDirVolumeSourceArgs{}},
+	}, args.Volumes...)
+	mounts := append(corev1.VolumeMountArray{
+		corev1.VolumeMountArgs{Name: pulumi.String("tmp"), MountPath: pulumi.String("/tmp")},
+		corev1.VolumeMountArgs{Name: pulumi.String("data"), MountPath: pulumi.String("/data")},
+	}, args.Mounts...)
+
+	replicas := 1
+	if args.Autoscaling != nil {
+		replicas = args.Autoscaling.MinReplicas
+	}
+	container := corev1.ContainerArgs{
+		Name:            pulumi.String(name),
+		Image:           args.Image,
+		ImagePullPolicy: pulumi.String("IfNotPresent"),
+		Ports: corev1.ContainerPortArray{corev1.ContainerPortArgs{
+			Name: pulumi.String(contract.HTTPPortName), ContainerPort: pulumi.Int(contract.HTTPPort),
+		}},
+		Env:          env,
+		VolumeMounts: mounts,
+		Resources: &corev1.ResourceRequirementsArgs{
+			Requests: pulumi.StringMap{"cpu": pulumi.String(CPURequest), "memory": pulumi.String(args.MemoryReq)},
+			Limits:   pulumi.StringMap{"cpu": pulumi.String(CPULimit), "memory": pulumi.String(args.MemoryLimit)},
+		},
+		LivenessProbe: &corev1.ProbeArgs{
+			Exec:                &corev1.ExecActionArgs{Command: pulumi.StringArray{pulumi.String(BinaryPath(args.Service)), pulumi.String(contract.ProbeSubcommand)}},
+			InitialDelaySeconds: pulumi.Int(LivenessInitialDelaySeconds),
+			TimeoutSeconds:      pulumi.Int(LivenessTimeoutSeconds),
+			PeriodSeconds:       pulumi.Int(LivenessPeriodSeconds),
+			FailureThreshold:    pulumi.Int(LivenessFailureThreshold),
+		},
+		ReadinessProbe: &corev1.ProbeArgs{
+			HttpGet:          &corev1.HTTPGetActionArgs{Path: pulumi.String(contract.PathReadyz), Port: pulumi.String(contract.HTTPPortName)},
+			PeriodSeconds:    pulumi.Int(5),
+			TimeoutSeconds:   pulumi.Int(2),
+			FailureThreshold: pulumi.Int(3),
+		},
+		SecurityContext: &corev1.SecurityContextArgs{
+			RunAsNonRoot:             pulumi.Bool(true),
+			RunAsUser:                pulumi.Int(NonRootUID),
+			RunAsGroup:               pulumi.Int(NonRootUID),
+			ReadOnlyRootFilesystem:   pulumi.Bool(true),
+			AllowPrivilegeEscalation: pulumi.Bool(false),
+			Capabilities:             &corev1.CapabilitiesArgs{Drop: pulumi.StringArray{pulumi.String("ALL")}},
+			SeccompProfile:           &corev1.SeccompProfileArgs{Type: pulumi.String("RuntimeDefault")},
+		},
+	}
+	s.Deployment, err = appsv1.NewDeployment(ctx, name, &appsv1.DeploymentArgs{
+		Metadata: meta(),
+		Spec: &appsv1.DeploymentSpecArgs{
+			Replicas: pulumi.Int(replicas),
+			Selector: &metav1.LabelSelectorArgs{MatchLabels: pulumi.StringMap{"app": pulumi.String(name)}},
+			Template: &corev1.PodTemplateSpecArgs{
+				Metadata: &metav1.ObjectMetaArgs{Labels: labels},
+				Spec: &corev1.PodSpecArgs{
+					ServiceAccountName:           sa.Metadata.Name().Elem(),
+					AutomountServiceAccountToken: pulumi.Bool(false),
+					SecurityContext: &corev1.PodSecurityContextArgs{
+						RunAsNonRoot:   pulumi.Bool(true),
+						FsGroup:        pulumi.Int(NonRootUID),
+						SeccompProfile: &corev1.SeccompProfileArgs{Type: pulumi.String("RuntimeDefault")},
+					},
+					Containers: corev1.ContainerArray{container},
+					Volumes:    volumes,
+				},
+			},
+		},
+	}, child)
+	if err != nil {
+		return nil, err
+	}
+
+	s.Service, err = corev1.NewService(ctx, name, &corev1.ServiceArgs{
+		Metadata: meta(),
+		Spec: &corev1.ServiceSpecArgs{
+			Selector: pulumi.StringMap{"app": pulumi.String(name)},
+			Ports: corev1.ServicePortArray{corev1.ServicePortArgs{
+				Name: pulumi.String(contract.HTTPPortName), Port: pulumi.Int(contract.HTTPPort), TargetPort: pulumi.String(contract.HTTPPortName),
+			}},
+		},
+	}, child)
+	if err != nil {
+		return nil, err
+	}
+
+	// With one replica, maxUnavailable 0 would block node drains forever.
+	pdb := &policyv1.PodDisruptionBudgetSpecArgs{Selector: &metav1.LabelSelectorArgs{MatchLabels: pulumi.StringMap{"app": pulumi.String(name)}}}
+	if replicas > 1 {
+		pdb.MinAvailable = pulumi.Int(1)
+	} else {
+		pdb.MaxUnavailable = pulumi.Int(1)
+	}
+	if _, err := policyv1.NewPodDisruptionBudget(ctx, name, &policyv1.PodDisruptionBudgetArgs{Metadata: meta(), Spec: pdb}, child); err != nil {
+		return nil, err
+	}
+
+	if a := args.Autoscaling; a != nil {
+		s.HPA, err = autoscalingv2.NewHorizontalPodAutoscaler(ctx, name, &autoscalingv2.HorizontalPodAutoscalerArgs{
+			Metadata: meta(),
+			Spec: &autoscalingv2.HorizontalPodAutoscalerSpecArgs{
+				ScaleTargetRef: &autoscalingv2.CrossVersionObjectReferenceArgs{
+					ApiVersion: pulumi.String("apps/v1"), Kind: pulumi.String("Deployment"), Name: pulumi.String(name),
+				},
+				MinReplicas: pulumi.Int(a.MinReplicas),
+				MaxReplicas: pulumi.Int(a.MaxReplicas),
+				Metrics: autoscalingv2.MetricSpecArray{autoscalingv2.MetricSpecArgs{
+					Type: pulumi.String("Resource"),
+					Resource: &autoscalingv2.ResourceMetricSourceArgs{
+						Name:   pulumi.String("cpu"),
+						Target: &autoscalingv2.MetricTargetArgs{Type: pulumi.String("Utilization"), AverageUtilization: pulumi.Int(a.CPUPercent)},
+					},
+				}},
+			},
+		}, child)
+		if err != nil {
+			return nil, err
+		}
+	}
+	return s, ctx.RegisterResourceOutputs(s, pulumi.Map{})
+}
+
+// RentalRegion is the write-up's ConfigMap rental-region, with its keys
+// spelled right (the write-up's "contury" was a typo).
+func RentalRegion(ctx *pulumi.Context, namespace pulumi.StringInput, country, region string, opts ...pulumi.ResourceOption) (*corev1.ConfigMap, error) {
+	return corev1.NewConfigMap(ctx, contract.RentalConfigMapName, &corev1.ConfigMapArgs{
+		Metadata: &metav1.ObjectMetaArgs{Name: pulumi.String(contract.RentalConfigMapName), Namespace: namespace},
+		Data: pulumi.StringMap{
+			contract.ConfigKeyCountry: pulumi.String(country),
+			contract.ConfigKeyRegion:  pulumi.String(region),
+		},
+	}, opts...)
+}
+
+// RentalRegionWiring is how rental reads the ConfigMap: env vars COUNTRY
+// and REGION through configMapKeyRef, and a read-only volume at /config
+// that Kubernetes updates in place.
+func RentalRegionWiring() (corev1.EnvVarArray, corev1.VolumeArray, corev1.VolumeMountArray) {
+	ref := func(key string) *corev1.EnvVarSourceArgs {
+		return &corev1.EnvVarSourceArgs{ConfigMapKeyRef: &corev1.ConfigMapKeySelectorArgs{
+			Name: pulumi.String(contract.RentalConfigMapName), Key: pulumi.String(key),
+		}}
+	}
+	env := corev1.EnvVarArray{
+		corev1.EnvVarArgs{Name: pulumi.String(contract.EnvCountry), ValueFrom: ref(contract.ConfigKeyCountry)},
+		corev1.EnvVarArgs{Name: pulumi.String(contract.EnvRegion), ValueFrom: ref(contract.ConfigKeyRegion)},
+		corev1.EnvVarArgs{Name: pulumi.String(contract.EnvConfigDir), Value: pulumi.String(contract.ConfigDir)},
+	}
+	volumes := corev1.VolumeArray{corev1.VolumeArgs{
+		Name:      pulumi.String("config"),
+		ConfigMap: &corev1.ConfigMapVolumeSourceArgs{Name: pulumi.String(contract.RentalConfigMapName)},
+	}}
+	mounts := corev1.VolumeMountArray{corev1.VolumeMountArgs{
+		Name: pulumi.String("config"), MountPath: pulumi.String(contract.ConfigDir), ReadOnly: pulumi.Bool(true),
+	}}
+	return env, volumes, mounts
+}

@@ -1,0 +1,224 @@
+// Package config is the stack's typed configuration: every knob of
+// `pulumi config`, with its default in code, loaded once. The README's
+// table lists them; Pulumi.dev.yaml sets each with a comment.
+package config
+
+import (
+	"fmt"
+	"sort"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+	pconfig "github.com/pulumi/pulumi/sdk/v3/go/pulumi/config"
+
+	"github.com/carrental/carrental/svc/contract"
+)
+
+// Target selects what a stack builds.
+type Target string
+
+const (
+	// AWS builds the network, EKS, ECR and RDS, then deploys into EKS.
+	AWS Target = "aws"
+	// Local declares no AWS resource: it deploys into the cluster of a
+	// kubeconfig (kind, minikube, k3d, any cluster).
+	Local Target = "local"
+)
+
+// Chart says where a Helm chart comes from: a repository and version, or a
+// local path (offline runs).
+type Chart struct {
+	Repo    string `json:"repo"`
+	Version string `json:"version"`
+	Path    string `json:"path"`
+}
+
+// Autoscaling is one Deployment's HorizontalPodAutoscaler.
+type Autoscaling struct {
+	MinReplicas int `json:"minReplicas"`
+	MaxReplicas int `json:"maxReplicas"`
+	CPUPercent  int `json:"cpuPercent"`
+}
+
+// The write-up's autoscaler: kubectl autoscale deploy management --min=2
+// --max=10 --cpu-percent=20.
+var writeUpAutoscaling = Autoscaling{MinReplicas: 2, MaxReplicas: 10, CPUPercent: 20}
+
+// Config is the whole stack configuration.
+type Config struct {
+	Target Target
+
+	// AWS
+	Region            string // aws:region
+	VpcCidr           string
+	AZCount           int
+	EKSVersion        string
+	NodeInstanceType  string
+	NodeMin           int
+	NodeMax           int
+	NodeDesired       int
+	AdminPrincipalArn string
+	PublicAccessCidrs []string
+	ECRKeepImages     int
+	DBInstanceClass   string
+	DBStorageGB       int
+	DBPassword        pulumi.StringOutput // secret
+	HasDBPassword     bool
+
+	// Kubernetes (both targets)
+	Kubeconfig    string // local: path or contents; empty = ambient
+	Namespace     string
+	ImageTag      string
+	Images        map[contract.Service]string
+	MemoryRequest string
+	MemoryLimit   string
+	Autoscaling   map[contract.Service]Autoscaling
+	RentalCountry string
+	RentalRegion  string
+	SkipAwait     bool
+
+	// Add-ons
+	MetricsServerChart Chart
+	IstioCharts        Chart // base, istiod and gateway share repo and version; Path is the charts directory
+	NATSChart          Chart
+	NATSMode           string // helm, external or none
+	NATSURL            string
+}
+
+// Load reads the stack configuration, applying defaults and checking values.
+func Load(ctx *pulumi.Context) (Config, error) {
+	c := pconfig.New(ctx, "carrental")
+	aws := pconfig.New(ctx, "aws")
+	cfg := Config{
+		Target:             Target(or(c.Get("target"), string(AWS))),
+		Region:             aws.Get("region"),
+		VpcCidr:            or(c.Get("vpcCidr"), "10.0.0.0/16"),
+		AZCount:            intOr(c.GetInt("azCount"), 3),
+		EKSVersion:         or(c.Get("eksVersion"), "1.31"),
+		NodeInstanceType:   or(c.Get("nodeInstanceType"), "t3.large"),
+		NodeMin:            intOr(c.GetInt("nodeMin"), 2),
+		NodeMax:            intOr(c.GetInt("nodeMax"), 6),
+		NodeDesired:        intOr(c.GetInt("nodeDesired"), 3),
+		AdminPrincipalArn:  c.Get("adminPrincipalArn"),
+		PublicAccessCidrs:  []string{"0.0.0.0/0"},
+		ECRKeepImages:      intOr(c.GetInt("ecrKeepImages"), 10),
+		DBInstanceClass:    or(c.Get("dbInstanceClass"), "db.t4g.micro"),
+		DBStorageGB:        intOr(c.GetInt("dbStorageGb"), 20),
+		Kubeconfig:         c.Get("kubeconfig"),
+		Namespace:          or(c.Get("namespace"), "carrental"),
+		ImageTag:           or(c.Get("imageTag"), "latest"),
+		Images:             map[contract.Service]string{},
+		MemoryRequest:      or(c.Get("memoryRequest"), "64Mi"),
+		MemoryLimit:        or(c.Get("memoryLimit"), "256Mi"),
+		Autoscaling:        map[contract.Service]Autoscaling{contract.Management: writeUpAutoscaling},
+		RentalCountry:      or(c.Get("rentalCountry"), contract.DefaultCountry),
+		RentalRegion:       or(c.Get("rentalRegion"), contract.DefaultRegion),
+		SkipAwait:          c.GetBool("skipAwait"),
+		MetricsServerChart: Chart{Repo: "https://kubernetes-sigs.github.io/metrics-server/", Version: "3.12.2"},
+		IstioCharts:        Chart{Repo: "https://istio-release.storage.googleapis.com/charts", Version: "1.27.3"},
+		NATSChart:          Chart{Repo: "https://nats-io.github.io/k8s/helm/charts/", Version: "1.3.2"},
+		NATSMode:           or(c.Get("natsMode"), "helm"),
+		NATSURL:            c.Get("natsUrl"),
+	}
+	_ = c.TryObject("publicAccessCidrs", &cfg.PublicAccessCidrs) // absent: keep the default
+	for key, chart := range map[string]*Chart{"metricsServerChart": &cfg.MetricsServerChart, "istioCharts": &cfg.IstioCharts, "natsChart": &cfg.NATSChart} {
+		var override Chart
+		if err := c.TryObject(key, &override); err == nil {
+			chart.merge(override)
+		}
+	}
+	var images map[string]string
+	if err := c.TryObject("images", &images); err == nil {
+		for k, v := range images {
+			cfg.Images[contract.Service(k)] = v
+		}
+	}
+	// Fields left out keep their defaults, so `pulumi config set --path
+	// carrental:autoscaling.management.maxReplicas 12` changes only that.
+	var hpa map[string]struct {
+		MinReplicas, MaxReplicas, CPUPercent *int
+	}
+	if err := c.TryObject("autoscaling", &hpa); err == nil {
+		for k, v := range hpa {
+			a := cfg.Autoscaling[contract.Service(k)]
+			for _, f := range []struct {
+				dst *int
+				src *int
+			}{{&a.MinReplicas, v.MinReplicas}, {&a.MaxReplicas, v.MaxReplicas}, {&a.CPUPercent, v.CPUPercent}} {
+				if f.src != nil {
+					*f.dst = *f.src
+				}
+			}
+			cfg.Autoscaling[contract.Service(k)] = a
+		}
+	}
+	if pw, err := c.TrySecret("dbPassword"); err == nil {
+		cfg.DBPassword, cfg.HasDBPassword = pw, true
+	}
+	return cfg, cfg.validate()
+}
+
+func (c Config) validate() error {
+	switch c.Target {
+	case AWS:
+		if c.Region == "" {
+			return fmt.Errorf("aws:region is not set: pulumi config set aws:region ap-northeast-2")
+		}
+		if !c.HasDBPassword {
+			return fmt.Errorf("carrental:dbPassword is not set: pulumi config set --secret carrental:dbPassword <password>")
+		}
+		if c.AZCount < 2 || c.AZCount > 3 {
+			return fmt.Errorf("carrental:azCount %d: want 2 or 3", c.AZCount)
+		}
+		if c.NodeMin < 1 || c.NodeMin > c.NodeDesired || c.NodeDesired > c.NodeMax {
+			return fmt.Errorf("node group sizes: want 1 <= nodeMin (%d) <= nodeDesired (%d) <= nodeMax (%d)", c.NodeMin, c.NodeDesired, c.NodeMax)
+		}
+	case Local:
+	default:
+		return fmt.Errorf("carrental:target %q: want aws or local", c.Target)
+	}
+	switch c.NATSMode {
+	case "helm", "none":
+	case "external":
+		if c.NATSURL == "" {
+			return fmt.Errorf("carrental:natsMode external needs carrental:natsUrl")
+		}
+	default:
+		return fmt.Errorf("carrental:natsMode %q: want helm, external or none", c.NATSMode)
+	}
+	names := make([]string, 0, len(c.Autoscaling))
+	for s := range c.Autoscaling {
+		names = append(names, string(s))
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		a := c.Autoscaling[contract.Service(n)]
+		if a.MinReplicas < 1 || a.MaxReplicas < a.MinReplicas || a.CPUPercent < 1 || a.CPUPercent > 100 {
+			return fmt.Errorf("carrental:autoscaling %s %+v: want 1 <= min <= max and cpuPercent 1-100", n, a)
+		}
+	}
+	return nil
+}
+
+func (ch *Chart) merge(o Chart) {
+	if o.Repo != "" {
+		ch.Repo = o.Repo
+	}
+	if o.Version != "" {
+		ch.Version = o.Version
+	}
+	ch.Path = o.Path
+}
+
+func or(v, def string) string {
+	if v == "" {
+		return def
+	}
+	return v
+}
+
+func intOr(v, def int) int {
+	if v == 0 {
+		return def
+	}
+	return v
+}

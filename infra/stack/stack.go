@@ -1,0 +1,192 @@
+// Package stack composes the components into the program `pulumi up`
+// runs: on AWS, network -> cluster -> registry and database; on any
+// target, add-ons -> mesh policies -> the six services.
+package stack
+
+import (
+	"fmt"
+
+	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
+	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
+	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/carrental/carrental/infra/addons"
+	"github.com/carrental/carrental/infra/app"
+	"github.com/carrental/carrental/infra/cluster"
+	"github.com/carrental/carrental/infra/config"
+	"github.com/carrental/carrental/infra/database"
+	"github.com/carrental/carrental/infra/mesh"
+	"github.com/carrental/carrental/infra/network"
+	"github.com/carrental/carrental/infra/registry"
+	"github.com/carrental/carrental/svc/contract"
+)
+
+// Both Kubernetes providers update ConfigMaps in place
+// (enableConfigMapMutable): rental re-reads the mounted rental-region files
+// and picks a change up without a restart, which a replaced ConfigMap
+// would defeat.
+
+// Program is the Pulumi program.
+func Program(ctx *pulumi.Context) error {
+	cfg, err := config.Load(ctx)
+	if err != nil {
+		return err
+	}
+	name := "carrental-" + ctx.Stack()
+	platform := platform{images: map[contract.Service]pulumi.StringInput{}}
+	if cfg.Target == config.AWS {
+		if platform, err = awsPlatform(ctx, name, cfg); err != nil {
+			return err
+		}
+	} else {
+		pa := &kubernetes.ProviderArgs{EnableConfigMapMutable: pulumi.Bool(true)}
+		if cfg.Kubeconfig != "" {
+			pa.Kubeconfig = pulumi.String(cfg.Kubeconfig)
+		}
+		if platform.provider, err = kubernetes.NewProvider(ctx, "k8s", pa); err != nil {
+			return err
+		}
+		for _, s := range contract.Services() {
+			platform.images[s] = pulumi.String("ko.local/" + string(s) + ":" + cfg.ImageTag)
+		}
+	}
+	for s, img := range cfg.Images {
+		platform.images[s] = pulumi.String(img)
+	}
+	return deploy(ctx, cfg, platform)
+}
+
+// platform is what the app is deployed onto.
+type platform struct {
+	provider    *kubernetes.Provider
+	images      map[contract.Service]pulumi.StringInput
+	databaseURL pulumi.StringOutput
+	hasDatabase bool
+}
+
+func awsPlatform(ctx *pulumi.Context, name string, cfg config.Config) (platform, error) {
+	p := platform{images: map[contract.Service]pulumi.StringInput{}}
+	net, err := network.New(ctx, "network", network.Args{Name: name, CIDR: cfg.VpcCidr, AZCount: cfg.AZCount})
+	if err != nil {
+		return p, err
+	}
+	eks, err := cluster.New(ctx, "cluster", cluster.Args{
+		Name: name, Region: cfg.Region, Version: cfg.EKSVersion,
+		PrivateSubnetIDs: net.PrivateSubnetIDs, PublicSubnetIDs: net.PublicSubnetIDs,
+		InstanceType: cfg.NodeInstanceType, MinSize: cfg.NodeMin, MaxSize: cfg.NodeMax, DesiredSize: cfg.NodeDesired,
+		AdminPrincipalArn: cfg.AdminPrincipalArn, PublicAccessCidrs: cfg.PublicAccessCidrs,
+	})
+	if err != nil {
+		return p, err
+	}
+	reg, err := registry.New(ctx, "registry", registry.Args{Prefix: name, KeepImages: cfg.ECRKeepImages})
+	if err != nil {
+		return p, err
+	}
+	db, err := database.New(ctx, "database", database.Args{
+		Name: name, VpcID: net.VpcID, SubnetIDs: net.PrivateSubnetIDs, NodeSecurityGroup: eks.NodeSecurityGroupID,
+		InstanceClass: cfg.DBInstanceClass, StorageGB: cfg.DBStorageGB, Password: cfg.DBPassword,
+	})
+	if err != nil {
+		return p, err
+	}
+	p.databaseURL, p.hasDatabase = db.URL, true
+	urls := pulumi.StringMap{}
+	for s, u := range reg.URLs {
+		p.images[s] = pulumi.Sprintf("%s:%s", u, cfg.ImageTag)
+		urls[string(s)] = u
+	}
+	ctx.Export("kubeconfig", eks.Kubeconfig)
+	ctx.Export("clusterName", eks.Name)
+	ctx.Export("ecrUrls", urls)
+	p.provider, err = kubernetes.NewProvider(ctx, "eks", &kubernetes.ProviderArgs{Kubeconfig: eks.Kubeconfig, EnableConfigMapMutable: pulumi.Bool(true)},
+		pulumi.DependsOn([]pulumi.Resource{eks.NodeGroup}))
+	return p, err
+}
+
+func deploy(ctx *pulumi.Context, cfg config.Config, p platform) error {
+	k8s := pulumi.Provider(p.provider)
+	add, err := addons.New(ctx, "addons", addons.Args{
+		AppNamespace: cfg.Namespace, MetricsServer: cfg.MetricsServerChart, Istio: cfg.IstioCharts,
+		NATS: cfg.NATSChart, NATSMode: cfg.NATSMode, SkipAwait: cfg.SkipAwait,
+	}, k8s)
+	if err != nil {
+		return err
+	}
+	// Everything below needs the Istio CRDs and the injection webhook.
+	istio := []pulumi.Resource{add.Istiod, add.Namespace}
+	afterIstio := pulumi.DependsOn(istio)
+	ns := add.Namespace.Metadata.Name().Elem()
+	if _, err := mesh.NewPolicies(ctx, "mesh", mesh.PoliciesArgs{Namespace: cfg.Namespace, IngressPrincipal: addons.IngressPrincipal, DependsOn: istio}, k8s); err != nil {
+		return err
+	}
+
+	shared := corev1.EnvVarArray{}
+	switch cfg.NATSMode {
+	case "helm":
+		shared = append(shared, env(contract.EnvNATSURL, add.NATSURL))
+	case "external":
+		shared = append(shared, env(contract.EnvNATSURL, cfg.NATSURL))
+	}
+	if p.hasDatabase {
+		secret, err := corev1.NewSecret(ctx, "database", &corev1.SecretArgs{
+			Metadata:   &metav1.ObjectMetaArgs{Name: pulumi.String("carrental-database"), Namespace: ns},
+			StringData: pulumi.StringMap{"url": p.databaseURL},
+		}, k8s, afterIstio)
+		if err != nil {
+			return err
+		}
+		shared = append(shared, corev1.EnvVarArgs{Name: pulumi.String(contract.EnvDatabaseURL), ValueFrom: &corev1.EnvVarSourceArgs{
+			SecretKeyRef: &corev1.SecretKeySelectorArgs{Name: secret.Metadata.Name().Elem(), Key: pulumi.String("url")},
+		}})
+	}
+	region, err := app.RentalRegion(ctx, ns, cfg.RentalCountry, cfg.RentalRegion, k8s, afterIstio)
+	if err != nil {
+		return err
+	}
+	for _, s := range contract.Services() {
+		args := app.ServiceArgs{
+			Service: s, Namespace: ns, Image: p.images[s], Env: shared,
+			MemoryReq: cfg.MemoryRequest, MemoryLimit: cfg.MemoryLimit, SkipAwait: cfg.SkipAwait,
+		}
+		if a, ok := cfg.Autoscaling[s]; ok {
+			a := a
+			args.Autoscaling = &a
+		}
+		args.DependsOn = istio
+		if s == contract.Rental {
+			env, vols, mounts := app.RentalRegionWiring()
+			args.Env = append(append(corev1.EnvVarArray{}, shared...), env...)
+			args.Volumes, args.Mounts = vols, mounts
+			args.DependsOn = append(append([]pulumi.Resource{}, istio...), region)
+		}
+		if _, err := app.NewService(ctx, args, k8s); err != nil {
+			return fmt.Errorf("%s: %w", s, err)
+		}
+	}
+	ctx.Export("namespace", ns)
+	ingress, err := corev1.GetService(ctx, "ingress", pulumi.ID(addons.IngressNamespace+"/istio-ingressgateway"), nil,
+		k8s, pulumi.DependsOn([]pulumi.Resource{add.Ingress}))
+	if err != nil {
+		return err
+	}
+	ctx.Export("gatewayUrl", ingress.Status.ApplyT(func(st *corev1.ServiceStatus) string {
+		if st == nil || st.LoadBalancer == nil || len(st.LoadBalancer.Ingress) == 0 {
+			return "" // no load balancer (kind, minikube): use kubectl port-forward
+		}
+		in := st.LoadBalancer.Ingress[0]
+		host := ""
+		if in.Hostname != nil {
+			host = *in.Hostname
+		} else if in.Ip != nil {
+			host = *in.Ip
+		}
+		return "http://" + host + contract.PathCarManagements
+	}))
+	return nil
+}
+
+func env(key, value string) corev1.EnvVarArgs {
+	return corev1.EnvVarArgs{Name: pulumi.String(key), Value: pulumi.String(value)}
+}

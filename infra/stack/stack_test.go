@@ -1,0 +1,269 @@
+package stack_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/carrental/carrental/svc/contract"
+)
+
+var devConfig = map[string]string{
+	"aws:region":             "ap-northeast-2",
+	"carrental:dbPassword":   "s3cret",
+	"carrental:eksVersion":   "1.31",
+	"carrental:azCount":      "3",
+	"carrental:rentalRegion": "seoul",
+}
+
+var localConfig = map[string]string{"carrental:target": "local"}
+
+const (
+	deployment = "kubernetes:apps/v1:Deployment"
+	hpa        = "kubernetes:autoscaling/v2:HorizontalPodAutoscaler"
+	configMap  = "kubernetes:core/v1:ConfigMap"
+	custom     = "kubernetes:networking.istio.io/v1:DestinationRule"
+)
+
+// The write-up's values, spelled here as literals on purpose: the code
+// under test keeps them as named constants, and this is the check that
+// nobody changed a number.
+func TestWriteUpValuesOnEveryWorkload(t *testing.T) {
+	for _, target := range []struct {
+		name   string
+		config map[string]string
+	}{{"dev", devConfig}, {"local", localConfig}} {
+		t.Run(target.name, func(t *testing.T) {
+			r := run(t, target.name, target.config)
+			for _, s := range contract.Services() {
+				d := r.find(t, deployment, string(s))
+				c := at(t, d.Inputs, "spec.template.spec.containers.0")
+				live := at(t, c, "livenessProbe")
+				eq(t, string(s)+" liveness command", at(t, live, "exec.command"), []any{"/ko-app/" + string(s), "probe"})
+				eq(t, string(s)+" initialDelaySeconds", at(t, live, "initialDelaySeconds"), 3)
+				eq(t, string(s)+" timeoutSeconds", at(t, live, "timeoutSeconds"), 2)
+				eq(t, string(s)+" periodSeconds", at(t, live, "periodSeconds"), 5)
+				eq(t, string(s)+" failureThreshold", at(t, live, "failureThreshold"), 5)
+				eq(t, string(s)+" readiness", at(t, c, "readinessProbe.httpGet.path"), "/readyz")
+				eq(t, string(s)+" cpu request", at(t, c, "resources.requests.cpu"), "200m")
+				eq(t, string(s)+" cpu limit", at(t, c, "resources.limits.cpu"), "500m")
+				eq(t, string(s)+" read-only root", at(t, c, "securityContext.readOnlyRootFilesystem"), true)
+				eq(t, string(s)+" non-root", at(t, c, "securityContext.runAsNonRoot"), true)
+				eq(t, string(s)+" drop", at(t, c, "securityContext.capabilities.drop"), []any{"ALL"})
+				eq(t, string(s)+" seccomp", at(t, c, "securityContext.seccompProfile.type"), "RuntimeDefault")
+				eq(t, string(s)+" port name", at(t, r.find(t, "kubernetes:core/v1:Service", string(s)).Inputs, "spec.ports.0.name"), "http")
+				if _, ok := d.Inputs["metadata"].(map[string]any)["annotations"].(map[string]any)["pulumi.com/skipAwait"]; ok {
+					t.Errorf("%s: skipAwait set without carrental:skipAwait", s)
+				}
+			}
+		})
+	}
+}
+
+func TestManagementAutoscalerIsTheWriteUps(t *testing.T) {
+	r := run(t, "dev", devConfig)
+	h := r.find(t, hpa, "management")
+	eq(t, "minReplicas", at(t, h.Inputs, "spec.minReplicas"), 2)
+	eq(t, "maxReplicas", at(t, h.Inputs, "spec.maxReplicas"), 10)
+	eq(t, "cpu target", at(t, h.Inputs, "spec.metrics.0.resource.target.averageUtilization"), 20)
+	eq(t, "scale target", at(t, h.Inputs, "spec.scaleTargetRef.name"), "management")
+	if len(r.all(hpa)) != 1 {
+		t.Errorf("%d HPAs, want management's only by default", len(r.all(hpa)))
+	}
+	cfg := map[string]string{"carrental:target": "local", "carrental:autoscaling": `{"reservation":{"minReplicas":1,"maxReplicas":4,"cpuPercent":50}}`}
+	r = run(t, "local", cfg)
+	eq(t, "reservation max", at(t, r.find(t, hpa, "reservation").Inputs, "spec.maxReplicas"), 4)
+	eq(t, "management kept", at(t, r.find(t, hpa, "management").Inputs, "spec.maxReplicas"), 10)
+}
+
+func TestRentalRegionConfigMap(t *testing.T) {
+	r := run(t, "dev", devConfig)
+	cm := r.find(t, configMap, "rental-region")
+	eq(t, "country", at(t, cm.Inputs, "data.country"), "korea")
+	eq(t, "region", at(t, cm.Inputs, "data.region"), "seoul")
+	if _, typo := cm.Inputs["data"].(map[string]any)["contury"]; typo {
+		t.Error("the write-up's typo contury is back")
+	}
+	rental := at(t, r.find(t, deployment, "rental").Inputs, "spec.template.spec")
+	env := map[string]any{}
+	for _, e := range at(t, rental, "containers.0.env").([]any) {
+		env[e.(map[string]any)["name"].(string)] = e
+	}
+	eq(t, "COUNTRY from", at(t, env["COUNTRY"], "valueFrom.configMapKeyRef"), map[string]any{"name": "rental-region", "key": "country"})
+	eq(t, "REGION from", at(t, env["REGION"], "valueFrom.configMapKeyRef"), map[string]any{"name": "rental-region", "key": "region"})
+	found := false
+	for _, m := range at(t, rental, "containers.0.volumeMounts").([]any) {
+		if m.(map[string]any)["mountPath"] == "/config" {
+			found = m.(map[string]any)["readOnly"] == true
+		}
+	}
+	if !found {
+		t.Error("no read-only /config mount on rental")
+	}
+	r = run(t, "local", map[string]string{"carrental:target": "local", "carrental:rentalRegion": "busan"})
+	eq(t, "region from config", at(t, r.find(t, configMap, "rental-region").Inputs, "data.region"), "busan")
+}
+
+func TestIstioPolicies(t *testing.T) {
+	r := run(t, "local", localConfig)
+	dr := r.find(t, custom, "DestinationRule-management")
+	eq(t, "apiVersion", dr.Inputs["apiVersion"], "networking.istio.io/v1")
+	tp := at(t, dr.Inputs, "spec.trafficPolicy")
+	eq(t, "maxConnections", at(t, tp, "connectionPool.tcp.maxConnections"), 1)
+	eq(t, "http1MaxPendingRequests", at(t, tp, "connectionPool.http.http1MaxPendingRequests"), 1)
+	eq(t, "maxRequestsPerConnection", at(t, tp, "connectionPool.http.maxRequestsPerConnection"), 1)
+	eq(t, "consecutive5xxErrors", at(t, tp, "outlierDetection.consecutive5xxErrors"), 5)
+	eq(t, "interval", at(t, tp, "outlierDetection.interval"), "10s")
+	eq(t, "baseEjectionTime", at(t, tp, "outlierDetection.baseEjectionTime"), "30s")
+	eq(t, "maxEjectionPercent", at(t, tp, "outlierDetection.maxEjectionPercent"), 100)
+	if _, deprecated := at(t, tp, "outlierDetection").(map[string]any)["consecutiveErrors"]; deprecated {
+		t.Error("deprecated consecutiveErrors used")
+	}
+
+	vs := r.find(t, "kubernetes:networking.istio.io/v1:VirtualService", "VirtualService-reservation")
+	retries := at(t, vs.Inputs, "spec.http.0.retries")
+	eq(t, "attempts", at(t, retries, "attempts"), 3)
+	eq(t, "perTryTimeout", at(t, retries, "perTryTimeout"), "2s")
+	if on := at(t, retries, "retryOn").(string); !strings.Contains(on, "5xx") {
+		t.Errorf("retryOn %q lacks 5xx: a 500 would not be retried (the write-up's failure)", on)
+	}
+
+	pa := r.find(t, "kubernetes:security.istio.io/v1:PeerAuthentication", "PeerAuthentication-default")
+	eq(t, "mtls", at(t, pa.Inputs, "spec.mtls.mode"), "STRICT")
+
+	for _, s := range contract.Services() {
+		ap := r.find(t, "kubernetes:security.istio.io/v1:AuthorizationPolicy", "AuthorizationPolicy-"+string(s))
+		got := map[string]bool{}
+		for _, p := range at(t, ap.Inputs, "spec.rules.0.from.0.source.principals").([]any) {
+			got[p.(string)] = true
+		}
+		want := map[string]bool{}
+		for _, c := range contract.Callers(s) {
+			want["cluster.local/ns/carrental/sa/"+string(c)] = true
+		}
+		if s == contract.Gateway {
+			want["cluster.local/ns/istio-ingress/sa/istio-ingressgateway"] = true
+		}
+		eq(t, string(s)+" callers", got, want)
+	}
+	// reservation -> payment is allowed; view -> payment is not.
+	payment := r.find(t, "kubernetes:security.istio.io/v1:AuthorizationPolicy", "AuthorizationPolicy-payment")
+	principals := at(t, payment.Inputs, "spec.rules.0.from.0.source.principals")
+	if !strings.Contains(fmtAny(principals), "sa/reservation") || strings.Contains(fmtAny(principals), "sa/view") {
+		t.Errorf("payment callers %v", principals)
+	}
+}
+
+func TestNamespaceAndDependenciesOnIstio(t *testing.T) {
+	r := run(t, "local", localConfig)
+	ns := r.find(t, "kubernetes:core/v1:Namespace", "carrental")
+	eq(t, "injection label", at(t, ns.Inputs, "metadata.labels.istio-injection"), "enabled")
+	istiod := "urn:kubernetes:helm.sh/v4:Chart::istiod"
+	dependsOnIstiod := func(d []string) bool {
+		for _, u := range d {
+			if strings.HasSuffix(u, "::istiod") || u == istiod {
+				return true
+			}
+		}
+		return false
+	}
+	if !dependsOnIstiod(ns.Dependencies) {
+		t.Errorf("the app namespace does not wait for istiod: %v", ns.Dependencies)
+	}
+	for _, typ := range []string{deployment, custom, "kubernetes:security.istio.io/v1:AuthorizationPolicy", "kubernetes:networking.istio.io/v1:VirtualService"} {
+		for _, d := range r.all(typ) {
+			if !dependsOnIstiod(d.Dependencies) {
+				t.Errorf("%s %s does not depend on istiod: %v", typ, d.Name, d.Dependencies)
+			}
+		}
+	}
+}
+
+func TestRegionComesFromConfigAndLocalStackHasNoAWS(t *testing.T) {
+	r := run(t, "dev", devConfig)
+	awsCount := 0
+	for _, d := range r.resources {
+		if strings.HasPrefix(d.Type, "aws:") {
+			awsCount++
+		}
+	}
+	if awsCount == 0 {
+		t.Fatal("the dev stack declared no AWS resource")
+	}
+	kube := r.find(t, "pulumi:providers:kubernetes", "eks")
+	if !strings.Contains(plain(kube.Inputs["kubeconfig"]), `"--region",`) || !strings.Contains(plain(kube.Inputs["kubeconfig"]), "ap-northeast-2") {
+		t.Errorf("kubeconfig does not pass the configured region: %s", kube.Inputs["kubeconfig"])
+	}
+	cfg := map[string]string{}
+	for k, v := range devConfig {
+		cfg[k] = v
+	}
+	cfg["aws:region"] = "eu-west-1"
+	r = run(t, "dev", cfg)
+	if !strings.Contains(plain(r.find(t, "pulumi:providers:kubernetes", "eks").Inputs["kubeconfig"]), "eu-west-1") {
+		t.Error("aws:region is not what the stack uses")
+	}
+
+	r = run(t, "local", localConfig)
+	for _, d := range r.resources {
+		if strings.HasPrefix(d.Type, "aws:") || strings.HasPrefix(d.Type, "pulumi:providers:aws") {
+			t.Errorf("the local stack declares %s %s", d.Type, d.Name)
+		}
+	}
+}
+
+func TestECRRepositories(t *testing.T) {
+	r := run(t, "dev", devConfig)
+	for _, s := range contract.Services() {
+		repo := r.find(t, "aws:ecr/repository:Repository", string(s))
+		eq(t, string(s)+" immutable", repo.Inputs["imageTagMutability"], "IMMUTABLE")
+		eq(t, string(s)+" scan", at(t, repo.Inputs, "imageScanningConfiguration.scanOnPush"), true)
+	}
+	lt := r.find(t, "aws:ec2/launchTemplate:LaunchTemplate", "cluster-nodes")
+	eq(t, "IMDSv2", at(t, lt.Inputs, "metadataOptions.httpTokens"), "required")
+	cl := r.find(t, "aws:eks/cluster:Cluster", "cluster")
+	eq(t, "auth mode", at(t, cl.Inputs, "accessConfig.authenticationMode"), "API")
+	eq(t, "secrets encryption", at(t, cl.Inputs, "encryptionConfig.resources"), []any{"secrets"})
+	eq(t, "version", cl.Inputs["version"], "1.31")
+}
+
+func TestSkipAwaitOnlyWhenAsked(t *testing.T) {
+	r := run(t, "local", map[string]string{"carrental:target": "local", "carrental:skipAwait": "true"})
+	annotations := at(t, r.find(t, deployment, "gateway").Inputs, "metadata.annotations").(map[string]any)
+	eq(t, "skipAwait annotation", annotations["pulumi.com/skipAwait"], "true")
+}
+
+func TestBadConfigIsRejected(t *testing.T) {
+	for name, cfg := range map[string]map[string]string{
+		"no region":      {"carrental:dbPassword": "x"},
+		"no password":    {"aws:region": "ap-northeast-2"},
+		"unknown target": {"carrental:target": "gcp"},
+		"bad hpa":        {"carrental:target": "local", "carrental:autoscaling": `{"view":{"minReplicas":3,"maxReplicas":1,"cpuPercent":20}}`},
+	} {
+		t.Run(name, func(t *testing.T) {
+			b, _ := jsonMarshal(cfg)
+			t.Setenv("PULUMI_CONFIG", string(b))
+			if err := runErr("dev"); err == nil {
+				t.Fatal("accepted")
+			}
+		})
+	}
+}
+
+func TestAutoscalingOverrideKeepsOtherFields(t *testing.T) {
+	r := run(t, "local", map[string]string{"carrental:target": "local", "carrental:autoscaling": `{"management":{"maxReplicas":12}}`})
+	h := r.find(t, hpa, "management")
+	eq(t, "maxReplicas", at(t, h.Inputs, "spec.maxReplicas"), 12)
+	eq(t, "minReplicas kept", at(t, h.Inputs, "spec.minReplicas"), 2)
+	eq(t, "cpu kept", at(t, h.Inputs, "spec.metrics.0.resource.target.averageUtilization"), 20)
+}
+
+func TestConfigMapsAreUpdatedInPlace(t *testing.T) {
+	for name, cfg := range map[string]map[string]string{"eks": devConfig, "k8s": localConfig} {
+		stackName := "dev"
+		if name == "k8s" {
+			stackName = "local"
+		}
+		r := run(t, stackName, cfg)
+		eq(t, name+" enableConfigMapMutable", r.find(t, "pulumi:providers:kubernetes", name).Inputs["enableConfigMapMutable"], true)
+	}
+}

@@ -1,0 +1,386 @@
+// Command bench measures the running system on this machine and prints the
+// figures the README and the closing notes quote. Every run starts fresh
+// systems (the carrental binary, as its own process) on free loopback
+// ports; nothing leaves the machine.
+//
+//	go run ./scripts/bench            # everything (a few minutes)
+//	go run ./scripts/bench -quick     # shorter runs
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/carrental/carrental/svc/contract"
+	"github.com/carrental/carrental/svc/loadgen"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+type config struct {
+	duration time.Duration // each timed run
+	bigReps  int           // -r of the 200-client run
+}
+
+func run(ctx context.Context, args []string, out io.Writer) error {
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	quick := fs.Bool("quick", false, "shorter runs (smoke)")
+	only := fs.String("only", "", "comma-separated subset of: a,b,c,d,e,siege")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	cfg := config{duration: 10 * time.Second, bigReps: 2000}
+	if *quick {
+		cfg = config{duration: 2 * time.Second, bigReps: 20}
+	}
+	tmp, err := os.MkdirTemp("", "carrental-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	bin := filepath.Join(tmp, "carrental")
+	fmt.Fprintln(out, "building carrental ...")
+	build := exec.CommandContext(ctx, "go", "build", "-o", bin, "./svc/cmd/carrental")
+	build.Stderr = os.Stderr
+	if err := build.Run(); err != nil {
+		return err
+	}
+	b := &bench{ctx: ctx, out: out, bin: bin, tmp: tmp, cfg: cfg}
+	steps := []struct {
+		name string
+		fn   func() error
+	}{
+		{"a", b.throughput}, {"b", b.reservationLatency}, {"c", b.hungPayment},
+		{"d", b.flakyPayment}, {"e", b.twoHundredClients}, {"siege", b.siegeCircuitBreaker},
+	}
+	for _, s := range steps {
+		if *only != "" && !strings.Contains(","+*only+",", ","+s.name+",") {
+			continue
+		}
+		if err := s.fn(); err != nil {
+			return fmt.Errorf("%s: %w", s.name, err)
+		}
+	}
+	fmt.Fprintln(out, "\n== summary ==")
+	for _, line := range b.summary {
+		fmt.Fprintln(out, line)
+	}
+	return nil
+}
+
+type bench struct {
+	ctx     context.Context
+	out     io.Writer
+	bin     string
+	tmp     string
+	cfg     config
+	summary []string
+	n       int
+}
+
+// system is one carrental process.
+type system struct {
+	cmd   *exec.Cmd
+	urls  map[contract.Service]string
+	admin map[contract.Service]string
+}
+
+func (b *bench) start(env ...string) (*system, error) {
+	b.n++
+	dir := filepath.Join(b.tmp, fmt.Sprintf("sys%d", b.n))
+	ready := filepath.Join(dir, "ready.json")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(b.bin, "-data", dir, "-ports", "auto", "-ready-file", ready)
+	cmd.Env = append(os.Environ(), "LOG_LEVEL=error")
+	cmd.Env = append(cmd.Env, env...)
+	logf, _ := os.Create(filepath.Join(dir, "log"))
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		raw, err := os.ReadFile(ready)
+		if err == nil {
+			var info struct {
+				URLs  map[contract.Service]string `json:"urls"`
+				Admin map[contract.Service]string `json:"admin"`
+			}
+			if err := json.Unmarshal(raw, &info); err != nil {
+				return nil, err
+			}
+			return &system{cmd: cmd, urls: info.URLs, admin: info.Admin}, nil
+		}
+		if time.Now().After(deadline) {
+			_ = cmd.Process.Kill()
+			return nil, fmt.Errorf("system did not start; see %s", filepath.Join(dir, "log"))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func (s *system) stop() {
+	_ = s.cmd.Process.Signal(syscall.SIGTERM)
+	_ = s.cmd.Wait()
+}
+
+// peakRSS is the process's high-water resident set (VmHWM).
+func (s *system) peakRSS() string {
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", s.cmd.Process.Pid))
+	if err != nil {
+		return "n/a"
+	}
+	for _, line := range strings.Split(string(raw), "\n") {
+		if strings.HasPrefix(line, "VmHWM:") {
+			return strings.TrimSpace(strings.TrimPrefix(line, "VmHWM:"))
+		}
+	}
+	return "n/a"
+}
+
+func (b *bench) load(title string, o loadgen.Options) (loadgen.Summary, error) {
+	fmt.Fprintf(b.out, "\n-- %s: %s %s (-c %d", title, o.Method, o.URL, o.Concurrency)
+	if o.Duration > 0 {
+		fmt.Fprintf(b.out, " -t %s", o.Duration)
+	}
+	if o.Reps > 0 {
+		fmt.Fprintf(b.out, " -r %d", o.Reps)
+	}
+	fmt.Fprintln(b.out, ")")
+	if o.Timeout == 0 {
+		o.Timeout = 30 * time.Second
+	}
+	if len(o.Body) > 0 && o.ContentType == "" {
+		o.ContentType = "application/json"
+	}
+	return loadgen.Run(b.ctx, o, b.out)
+}
+
+func (b *bench) note(format string, args ...any) {
+	b.summary = append(b.summary, fmt.Sprintf(format, args...))
+}
+
+const (
+	carBody         = `{"carNo":"bench{{n}}","rentalAmt":"10000","procStatus":"WAITING","carRegDt":"20200701"}`
+	reservationBody = `{"carNo":"bench{{n}}","custNo":"cus01","paymtNo":"pay{{n}}","procStatus":"RESERVED","rentalAmt":"10000","resrvNo":"res{{n}}","resrvDt":"20200801","rentalDt":"20200802","returnDt":"20200805"}`
+)
+
+// registerCars creates bench0..bench(n-1) directly on management.
+func (b *bench) registerCars(s *system, n int) error {
+	sum, err := loadgen.Run(b.ctx, loadgen.Options{Concurrency: 1, Reps: n, Timeout: 10 * time.Second, Method: "POST",
+		URL: s.urls[contract.Management] + contract.PathCarManagements, Body: []byte(carBody), ContentType: "application/json"}, io.Discard)
+	if err != nil {
+		return err
+	}
+	if sum.StatusCodes["201"] != n {
+		return fmt.Errorf("registering %d cars: %v", n, sum.StatusCodes)
+	}
+	return nil
+}
+
+// noPool lifts the DestinationRule's connection pool on management, as the
+// write-up did (kubectl delete dr --all) before its throughput runs.
+const noPool = "RESILIENCE_MANAGEMENT_MAX_CONCURRENT=0"
+
+func (b *bench) throughput() error {
+	hello, err := helloServer()
+	if err != nil {
+		return err
+	}
+	defer hello.Close()
+	s, err := b.start(noPool)
+	if err != nil {
+		return err
+	}
+	defer s.stop()
+	if err := b.registerCars(s, 100); err != nil {
+		return err
+	}
+	runs := []struct{ name, url string }{
+		{"bare net/http hello", "http://" + hello.Addr().String() + "/"},
+		{"management direct", s.urls[contract.Management] + contract.PathCarManagements},
+		{"through the gateway", s.urls[contract.Gateway] + contract.PathCarManagements},
+	}
+	for _, r := range runs {
+		sum, err := b.load("(a) GET "+r.name, loadgen.Options{Concurrency: 20, Duration: b.cfg.duration, Method: "GET", URL: r.url})
+		if err != nil {
+			return err
+		}
+		b.note("(a) GET /carManagements (100 cars) %-22s %8.0f req/s  p50 %s  p99 %s  %v", r.name, sum.Rate, ms(sum.P50), ms(sum.P99), sum.StatusCodes)
+	}
+	return nil
+}
+
+func (b *bench) reservationLatency() error {
+	s, err := b.start(noPool)
+	if err != nil {
+		return err
+	}
+	defer s.stop()
+	const n = 1000
+	if err := b.registerCars(s, n); err != nil {
+		return err
+	}
+	sum, err := b.load("(b) POST /carReservations", loadgen.Options{Concurrency: 20, Reps: n / 20, Method: "POST",
+		URL: s.urls[contract.Gateway] + contract.PathCarReservations, Body: []byte(reservationBody)})
+	if err != nil {
+		return err
+	}
+	b.note("(b) POST /carReservations, 20 clients, %d distinct reservations: p50 %s  p99 %s  %.0f req/s  %v", n, ms(sum.P50), ms(sum.P99), sum.Rate, sum.StatusCodes)
+	return nil
+}
+
+func (b *bench) setFault(s *system, svc contract.Service, body string) error {
+	req, _ := http.NewRequest("PUT", s.admin[svc]+"/fault", strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		return fmt.Errorf("fault %s: %d", body, resp.StatusCode)
+	}
+	return nil
+}
+
+func (b *bench) hungPayment() error {
+	for _, variant := range []struct{ name, env string }{
+		{"with breaker", ""},
+		{"without breaker", "RESILIENCE_PAYMENT_BREAKER_FAILURES=1000000"},
+	} {
+		// Straight at reservation: the gateway's own breaker would
+		// otherwise hide what reservation's breaker on payment does.
+		s, err := b.start(noPool, variant.env)
+		if err != nil {
+			return err
+		}
+		if err := b.registerCars(s, 2000); err != nil {
+			s.stop()
+			return err
+		}
+		if err := b.setFault(s, contract.Payment, `{"hang":true}`); err != nil {
+			s.stop()
+			return err
+		}
+		// One reservation per registered car; without a breaker each call
+		// waits out every try, so that run is bounded by time instead.
+		o := loadgen.Options{Concurrency: 20, Reps: 2000 / 20, Method: "POST",
+			URL: s.urls[contract.Reservation] + contract.PathCarReservations, Body: []byte(reservationBody)}
+		if variant.env != "" {
+			o.Reps, o.Duration = 0, b.cfg.duration
+		}
+		sum, err := b.load("(c) payment hung, "+variant.name, o)
+		s.stop()
+		if err != nil {
+			return err
+		}
+		b.note("(c) payment hung, %-16s POST /carReservations on reservation: p50 %s  p99 %s  %d requests  %v", variant.name+":", ms(sum.P50), ms(sum.P99), sum.Transactions, sum.StatusCodes)
+	}
+	return nil
+}
+
+func (b *bench) flakyPayment() error {
+	for _, variant := range []struct{ name, env string }{
+		{"with retries", ""},
+		{"without retries", "RESILIENCE_PAYMENT_RETRIES=0"},
+	} {
+		// The breaker would open on a run of failures; keep it out of this
+		// comparison so it measures retries alone.
+		s, err := b.start(noPool, variant.env, "RESILIENCE_PAYMENT_BREAKER_FAILURES=1000000")
+		if err != nil {
+			return err
+		}
+		const n = 400
+		if err := b.registerCars(s, n); err != nil {
+			s.stop()
+			return err
+		}
+		if err := b.setFault(s, contract.Payment, `{"errorRate":0.3,"errorStatus":500}`); err != nil {
+			s.stop()
+			return err
+		}
+		sum, err := b.load("(d) payment fails 30%, "+variant.name, loadgen.Options{Concurrency: 20, Reps: n / 20, Method: "POST",
+			URL: s.urls[contract.Reservation] + contract.PathCarReservations, Body: []byte(reservationBody)})
+		s.stop()
+		if err != nil {
+			return err
+		}
+		b.note("(d) payment fails 30%%, %-16s POST /carReservations on reservation: success %.1f%%  p99 %s  %v", variant.name+":", 100*sum.Success, ms(sum.P99), sum.StatusCodes)
+	}
+	return nil
+}
+
+func (b *bench) twoHundredClients() error {
+	s, err := b.start(noPool)
+	if err != nil {
+		return err
+	}
+	defer s.stop()
+	if err := b.registerCars(s, 3); err != nil {
+		return err
+	}
+	sum, err := b.load("(e) the write-up's siege -r 2000 -c 200", loadgen.Options{Concurrency: 200, Reps: b.cfg.bigReps, Method: "GET",
+		URL: s.urls[contract.Gateway] + contract.PathCarManagements})
+	if err != nil {
+		return err
+	}
+	b.note("(e) GET /carManagements -c 200 -r %d: %d requests, %.0f req/s, availability %.2f%%, errors %d, p99 %s, peak RSS %s",
+		b.cfg.bigReps, sum.Transactions, sum.Rate, 100*sum.Availability, len(sum.Errors), ms(sum.P99), s.peakRSS())
+	return nil
+}
+
+// siegeCircuitBreaker reproduces the write-up's first run: siege -c20 -t30S
+// POSTing one car, with the DestinationRule's pool mirrored in the gateway.
+func (b *bench) siegeCircuitBreaker() error {
+	for _, variant := range []struct{ name, env string }{
+		{"pool of 1+1 (DestinationRule applied)", ""},
+		{"no pool (DestinationRule deleted)", noPool},
+	} {
+		s, err := b.start(variant.env)
+		if err != nil {
+			return err
+		}
+		sum, err := b.load("siege -c20 POST /carManagements, "+variant.name, loadgen.Options{Concurrency: 20, Duration: b.cfg.duration, Method: "POST",
+			URL:  s.urls[contract.Gateway] + contract.PathCarManagements,
+			Body: []byte(`{"carNo":"test", "rentalAmt":"10000", "procStatus":"WAITING", "carRegDt":"20200701"}`)})
+		s.stop()
+		if err != nil {
+			return err
+		}
+		b.note("siege -c20 POST /carManagements, %-40s %d requests, %v, p99 %s", variant.name+":", sum.Transactions, sum.StatusCodes, ms(sum.P99))
+	}
+	return nil
+}
+
+func helloServer() (net.Listener, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	go http.Serve(ln, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "hello") }))
+	return ln, nil
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.1fms", float64(d)/float64(time.Millisecond)) }

@@ -1,0 +1,203 @@
+package images
+
+import (
+	"archive/tar"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/layout"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+)
+
+var services = []string{"gateway", "management", "reservation", "payment", "rental", "view"}
+
+// build runs scripts/build-images offline into a fresh directory.
+func build(t *testing.T) string {
+	t.Helper()
+	// ko names images after the layout path, which must be lower case;
+	// t.TempDir() carries the test's name.
+	out, err := os.MkdirTemp("", "carrental-images-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(out) })
+	cmd := exec.Command("../build-images", "--out", out)
+	cmd.Stderr = os.Stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("build-images: %v", err)
+	}
+	return out
+}
+
+func image(t *testing.T, out, svc string) (v1.Image, v1.Hash) {
+	t.Helper()
+	idx, err := layout.ImageIndexFromPath(filepath.Join(out, svc))
+	if err != nil {
+		t.Fatalf("%s: %v", svc, err)
+	}
+	m, err := idx.IndexManifest()
+	if err != nil || len(m.Manifests) != 1 {
+		t.Fatalf("%s: want one image in the layout (%v)", svc, err)
+	}
+	img, err := idx.Image(m.Manifests[0].Digest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return img, m.Manifests[0].Digest
+}
+
+func TestImagesAreMinimalReproducibleAndRun(t *testing.T) {
+	first, second := build(t), build(t)
+	for _, svc := range services {
+		t.Run(svc, func(t *testing.T) {
+			img, digest := image(t, first, svc)
+			if _, again := image(t, second, svc); again != digest {
+				t.Fatalf("not reproducible: %s then %s", digest, again)
+			}
+			cf, err := img.ConfigFile()
+			if err != nil {
+				t.Fatal(err)
+			}
+			binary := "/ko-app/" + svc
+			if got := cf.Config.Entrypoint; len(got) != 1 || got[0] != binary {
+				t.Fatalf("entrypoint %v, want [%s]", got, binary)
+			}
+			if user := cf.Config.User; user == "" || strings.HasPrefix(user, "0") || user == "root" {
+				t.Fatalf("runs as %q, want a non-root user", user)
+			}
+			if _, err := os.Stat(filepath.Join(first, "sbom")); err != nil {
+				t.Fatalf("no SBOMs: %v", err)
+			}
+			files := extract(t, img, binary)
+			for _, shell := range []string{"bin/sh", "bin/bash", "bin/busybox", "usr/bin/cat", "bin/cat"} {
+				if files[shell] {
+					t.Fatalf("image ships %s; the liveness probe must not need it", shell)
+				}
+			}
+			probeAndServe(t, filepath.Join(t.TempDir(), "bin"), img, binary)
+		})
+	}
+}
+
+// extract lists the image's files and keeps the service binary.
+func extract(t *testing.T, img v1.Image, binary string) map[string]bool {
+	t.Helper()
+	rc := mutate.Extract(img)
+	defer rc.Close()
+	files := map[string]bool{}
+	tr := tar.NewReader(rc)
+	for {
+		h, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		name := strings.TrimPrefix(h.Name, "/")
+		files[name] = true
+	}
+	if !files[strings.TrimPrefix(binary, "/")] {
+		t.Fatalf("no %s in the image", binary)
+	}
+	return files
+}
+
+func writeBinary(t *testing.T, img v1.Image, binary, dst string) {
+	t.Helper()
+	rc := mutate.Extract(img)
+	defer rc.Close()
+	tr := tar.NewReader(rc)
+	for {
+		h, err := tr.Next()
+		if err != nil {
+			t.Fatalf("binary %s not found: %v", binary, err)
+		}
+		if strings.TrimPrefix(h.Name, "/") != strings.TrimPrefix(binary, "/") {
+			continue
+		}
+		f, err := os.OpenFile(dst, os.O_CREATE|os.O_WRONLY, 0o755)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.Copy(f, tr); err != nil {
+			t.Fatal(err)
+		}
+		f.Close()
+		return
+	}
+}
+
+func probeAndServe(t *testing.T, bin string, img v1.Image, binary string) {
+	t.Helper()
+	writeBinary(t, img, binary, bin)
+	dir := t.TempDir()
+	healthy := filepath.Join(dir, "healthy")
+
+	probe := func() int {
+		cmd := exec.Command(bin, "probe")
+		cmd.Env = []string{"HEALTHY_FILE=" + healthy}
+		err := cmd.Run()
+		var exit *exec.ExitError
+		if errors.As(err, &exit) {
+			return exit.ExitCode()
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		return 0
+	}
+	if probe() == 0 {
+		t.Fatal("probe passed with no liveness file")
+	}
+	if err := os.WriteFile(healthy, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if code := probe(); code != 0 {
+		t.Fatalf("probe exit %d with the liveness file present", code)
+	}
+	os.Remove(healthy)
+
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	cmd := exec.Command(bin)
+	cmd.Env = []string{"ADDR=" + addr, "DATA_DIR=" + dir, "HEALTHY_FILE=" + healthy}
+	logs, _ := os.Create(filepath.Join(dir, "log"))
+	cmd.Stdout, cmd.Stderr = logs, logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := http.Get(fmt.Sprintf("http://%s/healthz", addr))
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			b, _ := os.ReadFile(filepath.Join(dir, "log"))
+			t.Fatalf("service never answered /healthz: %v\n%s", err, b)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if probe() != 0 {
+		t.Fatal("a running service did not create its liveness file")
+	}
+}

@@ -1,0 +1,90 @@
+// Package gateway is the single entry point (the write-up's
+// http://gateway:8080): it routes each public path prefix of
+// contract.Routes() to the service that owns it and nothing else — no
+// internal paths, no admin ports.
+package gateway
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"time"
+
+	"github.com/carrental/carrental/svc/contract"
+	"github.com/carrental/carrental/svc/errs"
+	"github.com/carrental/carrental/svc/httpkit"
+	"github.com/carrental/carrental/svc/kitmw"
+)
+
+// Upstreams gives the base URL of each routed service.
+type Upstreams func(contract.Service) string
+
+// New returns the gateway handler. transport carries the calls (the
+// resilience transport in production).
+func New(upstreams Upstreams, transport http.RoundTripper, log *slog.Logger, m *kitmw.Metrics) (http.Handler, error) {
+	r := httpkit.NewRouter()
+	for prefix, svc := range contract.Routes() {
+		target, err := url.Parse(upstreams(svc))
+		if err != nil {
+			return nil, err
+		}
+		proxy := &httputil.ReverseProxy{
+			Rewrite: func(pr *httputil.ProxyRequest) {
+				pr.SetURL(target)
+				pr.SetXForwarded()
+			},
+			Transport:    transport,
+			ErrorHandler: proxyError(svc, log),
+		}
+		h := instrument(string(svc), proxy, m)
+		// The prefix itself and everything below it; "/carManagementsX" is
+		// another path and falls through to the JSON 404.
+		r.Handle(prefix, h)
+		r.Handle(prefix+"/", h)
+	}
+	return r, nil
+}
+
+// proxyError answers an upstream failure in the shared JSON error shape.
+func proxyError(svc contract.Service, log *slog.Logger) func(http.ResponseWriter, *http.Request, error) {
+	return func(w http.ResponseWriter, r *http.Request, err error) {
+		switch {
+		case errs.CodeOf(err) != errs.Internal:
+			// The resilience layer already said what happened (breaker
+			// open, limit reached, timeout).
+		case errors.Is(err, context.DeadlineExceeded):
+			err = errs.Wrap(errs.Timeout, err, "%s did not answer in time", svc)
+		case r.Context().Err() != nil:
+			return // the client left
+		default:
+			err = errs.Wrap(errs.Unavailable, err, "%s is unavailable", svc)
+		}
+		log.Warn("upstream failed", "service", svc, "path", r.URL.Path, "err", err)
+		httpkit.EncodeError(r.Context(), err, w)
+	}
+}
+
+// instrument counts and times requests per routed service and status.
+func instrument(route string, next http.Handler, m *kitmw.Metrics) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+		next.ServeHTTP(rec, r)
+		outcome := http.StatusText(rec.status)
+		m.Requests.With("endpoint", route, "outcome", outcome).Add(1)
+		m.Latency.With("endpoint", route, "outcome", outcome).Observe(time.Since(start).Seconds())
+	})
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	s.status = code
+	s.ResponseWriter.WriteHeader(code)
+}

@@ -1,0 +1,80 @@
+package gateway_test
+
+import (
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/carrental/carrental/svc/contract"
+	"github.com/carrental/carrental/svc/errs"
+	"github.com/carrental/carrental/svc/gateway"
+	"github.com/carrental/carrental/svc/httpkit"
+	"github.com/carrental/carrental/svc/kitmw"
+)
+
+func TestGatewayRoutesOnlyPublicPaths(t *testing.T) {
+	seen := map[contract.Service][]string{}
+	upstreams := map[contract.Service]string{}
+	for _, s := range contract.Services() {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			b, _ := io.ReadAll(r.Body)
+			seen[s] = append(seen[s], r.Method+" "+r.URL.RequestURI()+" "+string(b))
+			w.WriteHeader(http.StatusTeapot)
+		}))
+		defer srv.Close()
+		upstreams[s] = srv.URL
+	}
+	// payment is down.
+	upstreams[contract.Payment] = "http://127.0.0.1:1"
+	h, err := gateway.New(func(s contract.Service) string { return upstreams[s] }, http.DefaultTransport,
+		slog.New(slog.NewTextHandler(io.Discard, nil)), kitmw.NewMetrics(prometheus.NewRegistry(), "gateway"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		method, path, body string
+		status             int
+		to                 contract.Service
+	}{
+		{"POST", "/carManagements", `{"carNo":"test"}`, 418, contract.Management},
+		{"GET", "/carManagements/car01?x=1", "", 418, contract.Management},
+		{"POST", "/carReservations/r1/cancel", "", 418, contract.Reservation},
+		{"GET", "/carRentals", "", 418, contract.Rental},
+		{"GET", "/carInformations", "", 418, contract.View},
+		{"GET", "/carManagementsX", "", 404, ""},
+		{"POST", "/internal/carReservations/r1/rent", "", 404, ""},
+		{"GET", "/fault", "", 404, ""},
+		{"GET", "/payments", "", 503, ""},
+	}
+	for _, tc := range cases {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(tc.method, tc.path, strings.NewReader(tc.body)))
+		if rec.Code != tc.status {
+			t.Fatalf("%s %s: %d, want %d (%s)", tc.method, tc.path, rec.Code, tc.status, rec.Body)
+		}
+		if tc.status >= 400 && tc.status != 418 {
+			var body httpkit.ErrorBody
+			if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil || body.Message == "" {
+				t.Fatalf("%s %s: error body %q", tc.method, tc.path, rec.Body)
+			}
+			if tc.status == 503 && body.Code != errs.Unavailable {
+				t.Fatalf("upstream down: %+v", body)
+			}
+		}
+		if tc.to != "" {
+			got := seen[tc.to]
+			if len(got) == 0 || got[len(got)-1] != tc.method+" "+tc.path+" "+tc.body {
+				t.Fatalf("%s %s reached %s as %q", tc.method, tc.path, tc.to, got)
+			}
+		}
+	}
+	if len(seen[contract.Reservation]) != 1 {
+		t.Fatalf("an internal path reached reservation: %q", seen[contract.Reservation])
+	}
+}

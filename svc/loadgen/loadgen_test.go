@@ -1,0 +1,98 @@
+package loadgen
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+)
+
+func TestParseArgsSiegeStyle(t *testing.T) {
+	o, err := ParseArgs([]string{"-c", "20", "-t", "30s", "-v", "POST", "http://gw:8080/carManagements", `{"carNo":"test"}`}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.Concurrency != 20 || o.Duration.Seconds() != 30 || !o.Verbose || o.Method != "POST" || string(o.Body) != `{"carNo":"test"}` {
+		t.Fatalf("%+v", o)
+	}
+	o, err = ParseArgs([]string{"-r", "2000", "-c", "200", "http://gw:8080/carManagements"}, io.Discard)
+	if err != nil || o.Method != "GET" || o.Reps != 2000 || o.Concurrency != 200 {
+		t.Fatalf("%+v %v", o, err)
+	}
+	for _, bad := range [][]string{
+		{"http://x"},                       // never ends
+		{"-c", "0", "-r", "1", "http://x"}, // no users
+		{"-r", "1", "ftp://x"},             // not http
+		{"-r", "1"},                        // no URL
+		{"-r", "1", "GET", "http://x", "body", "extra"},
+	} {
+		if _, err := ParseArgs(bad, io.Discard); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+}
+
+func TestRunSendsExactlyUsersTimesRepsAndCountsCodes(t *testing.T) {
+	var hits atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n := hits.Add(1)
+		if body, _ := io.ReadAll(r.Body); string(body) != `{"a":1}` || r.Header.Get("Content-Type") != "application/json" {
+			w.WriteHeader(http.StatusBadRequest)
+			return
+		}
+		if n%4 == 0 {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		w.WriteHeader(http.StatusCreated)
+	}))
+	defer srv.Close()
+	var out bytes.Buffer
+	o := Options{Concurrency: 5, Reps: 20, Timeout: 5e9, Method: "POST", URL: srv.URL, Body: []byte(`{"a":1}`), ContentType: "application/json", Verbose: true}
+	s, err := Run(context.Background(), o, &out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Transactions != 100 || hits.Load() != 100 {
+		t.Fatalf("transactions %d, server saw %d, want 100", s.Transactions, hits.Load())
+	}
+	if s.StatusCodes["201"] != 75 || s.StatusCodes["503"] != 25 {
+		t.Fatalf("codes %v", s.StatusCodes)
+	}
+	if s.Availability != 0.75 || s.Success != 0.75 {
+		t.Fatalf("availability %v success %v", s.Availability, s.Success)
+	}
+	if got := strings.Count(out.String(), "==> POST"); got != 100 {
+		t.Fatalf("%d verbose lines", got)
+	}
+	if !strings.Contains(out.String(), "Transactions:") || !strings.Contains(out.String(), "201=75 503=25") {
+		t.Fatalf("summary:\n%s", out.String())
+	}
+}
+
+func TestPlaceholderMakesEachRequestDistinct(t *testing.T) {
+	seen := map[string]int{}
+	var mu sync.Mutex
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		seen[r.URL.Path+" "+string(b)]++
+		mu.Unlock()
+	}))
+	defer srv.Close()
+	o := Options{Concurrency: 3, Reps: 10, Timeout: 5e9, Method: "POST", URL: srv.URL + "/cars/{{n}}", Body: []byte(`{"carNo":"c{{n}}"}`)}
+	if _, err := Run(context.Background(), o, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if len(seen) != 30 {
+		t.Fatalf("%d distinct requests, want 30", len(seen))
+	}
+	if seen[`/cars/7 {"carNo":"c7"}`] != 1 {
+		t.Fatalf("URL and body numbered apart: %v", seen)
+	}
+}

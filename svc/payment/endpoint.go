@@ -1,0 +1,39 @@
+package payment
+
+import (
+	"context"
+	"log/slog"
+
+	"github.com/go-kit/kit/endpoint"
+
+	"github.com/carrental/carrental/svc/httpkit"
+	"github.com/carrental/carrental/svc/kitmw"
+)
+
+// Endpoints are the payment go-kit endpoints.
+type Endpoints struct{ Approve, Cancel, Get, List endpoint.Endpoint }
+
+// MakeEndpoints wraps each use case in logging and instrumentation.
+func MakeEndpoints(s Service, log *slog.Logger, m *kitmw.Metrics) Endpoints {
+	return Endpoints{
+		Approve: kitmw.Chain(func(ctx context.Context, req any) (any, error) {
+			p, created, err := s.Approve(ctx, req.(ApproveRequest))
+			if err != nil {
+				return nil, err
+			}
+			return httpkit.Written{Value: p, Created: created}, nil
+		}, "approve", log, m),
+		Cancel: kitmw.Chain(func(ctx context.Context, req any) (any, error) {
+			return s.Cancel(ctx, req.(paymtNoRequest).PaymtNo)
+		}, "cancel", log, m),
+		Get: kitmw.Chain(func(ctx context.Context, req any) (any, error) {
+			return s.Get(ctx, req.(paymtNoRequest).PaymtNo)
+		}, "get_payment", log, m),
+		List: kitmw.Chain(func(ctx context.Context, req any) (any, error) {
+			return s.List(ctx, req.(listRequest).ResrvNo)
+		}, "list_payments", log, m),
+	}
+}
+
+type paymtNoRequest struct{ PaymtNo string }
+type listRequest struct{ ResrvNo string }

@@ -1,0 +1,112 @@
+package payment
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/carrental/carrental/svc/contract"
+	"github.com/carrental/carrental/svc/errs"
+	"github.com/carrental/carrental/svc/event"
+)
+
+// Service is the payment use cases.
+type Service interface {
+	Approve(ctx context.Context, r ApproveRequest) (p Payment, created bool, err error)
+	Cancel(ctx context.Context, paymtNo string) (Payment, error)
+	Get(ctx context.Context, paymtNo string) (Payment, error)
+	List(ctx context.Context, resrvNo string) ([]Payment, error)
+}
+
+type service struct {
+	repo   Repository
+	now    func() time.Time
+	notify func()
+}
+
+// NewService returns the payment service.
+func NewService(repo Repository, now func() time.Time, notify func()) Service {
+	return &service{repo: repo, now: now, notify: notify}
+}
+
+func (s *service) Approve(ctx context.Context, r ApproveRequest) (Payment, bool, error) {
+	if r.Key == "" {
+		r.Key = r.ResrvNo
+	}
+	if err := r.Validate(); err != nil {
+		return Payment{}, false, err
+	}
+	now := s.now().UTC()
+	p := Payment{PaymtNo: r.PaymtNo, ResrvNo: r.ResrvNo, CarNo: r.CarNo, CustNo: r.CustNo, Amount: r.Amount,
+		Status: Approved, Key: r.Key, CreatedAt: now, UpdatedAt: now}
+	evt, err := event.New(contract.Payment, event.PaymentApproved, p.ResrvNo, payload(p), now)
+	if err != nil {
+		return Payment{}, false, err
+	}
+	err = s.repo.Create(ctx, p, evt)
+	if errors.Is(err, ErrDuplicate) {
+		// The unique keys decided under concurrency; now tell a replay
+		// from a clash.
+		existing, findErr := s.repo.Find(ctx, r.PaymtNo, r.ResrvNo, r.Key)
+		if findErr != nil {
+			return Payment{}, false, findErr
+		}
+		if existing.sameCharge(r) {
+			return existing, false, nil
+		}
+		return Payment{}, false, errs.E(errs.Conflict,
+			"payment %s for reservation %s already exists with other values; one reservation is charged once", existing.PaymtNo, existing.ResrvNo)
+	}
+	if err != nil {
+		return Payment{}, false, err
+	}
+	s.notify()
+	return p, true, nil
+}
+
+func (s *service) Cancel(ctx context.Context, paymtNo string) (Payment, error) {
+	if err := ValidateID("paymtNo", paymtNo); err != nil {
+		return Payment{}, err
+	}
+	p, err := s.repo.Get(ctx, paymtNo)
+	if err != nil {
+		return Payment{}, err
+	}
+	if p.Status == Canceled {
+		return p, nil // cancelling twice is a replay
+	}
+	now := s.now().UTC()
+	p.Status, p.UpdatedAt = Canceled, now
+	evt, err := event.New(contract.Payment, event.PaymentCanceled, p.ResrvNo, payload(p), now)
+	if err != nil {
+		return Payment{}, err
+	}
+	changed, err := s.repo.Cancel(ctx, paymtNo, now, evt)
+	if err != nil {
+		return Payment{}, err
+	}
+	if changed {
+		s.notify()
+	}
+	return s.repo.Get(ctx, paymtNo)
+}
+
+func (s *service) Get(ctx context.Context, paymtNo string) (Payment, error) {
+	if err := ValidateID("paymtNo", paymtNo); err != nil {
+		return Payment{}, err
+	}
+	return s.repo.Get(ctx, paymtNo)
+}
+
+func (s *service) List(ctx context.Context, resrvNo string) ([]Payment, error) {
+	if resrvNo != "" {
+		if err := ValidateID("resrvNo", resrvNo); err != nil {
+			return nil, err
+		}
+	}
+	return s.repo.List(ctx, resrvNo)
+}
+
+func payload(p Payment) event.Payment {
+	return event.Payment{PaymtNo: p.PaymtNo, ResrvNo: p.ResrvNo, CarNo: p.CarNo, CustNo: p.CustNo, Amount: int64(p.Amount), Status: string(p.Status)}
+}

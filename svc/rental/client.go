@@ -1,0 +1,44 @@
+package rental
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/go-kit/kit/endpoint"
+
+	"github.com/carrental/carrental/svc/contract"
+	"github.com/carrental/carrental/svc/httpkit"
+)
+
+// HTTPReservations is reservation's go-kit client for the internal calls.
+type HTTPReservations struct{ call endpoint.Endpoint }
+
+// NewHTTPReservations calls reservation at base.
+func NewHTTPReservations(c *http.Client, base string) HTTPReservations {
+	return HTTPReservations{call: httpkit.ClientEndpoint(c, http.MethodPost, base, string(contract.Reservation), func() any { return &Booking{} })}
+}
+
+// internalPath mirrors reservation.InternalPath; rental depends on the
+// contract, not on reservation's code.
+const internalPath = "/internal" + contract.PathCarReservations
+
+func (h HTTPReservations) move(ctx context.Context, resrvNo, to string) (Booking, error) {
+	// Both moves are compare-and-set and idempotent, so the resilience
+	// layer may retry them.
+	resp, err := h.call(ctx, httpkit.ClientRequest{Path: internalPath + "/" + resrvNo + "/" + to,
+		Header: http.Header{"Idempotency-Key": {to + "-" + resrvNo}}})
+	if err != nil {
+		return Booking{}, err
+	}
+	return *resp.(*Booking), nil
+}
+
+// MarkRented moves the reservation to RENTED.
+func (h HTTPReservations) MarkRented(ctx context.Context, resrvNo string) (Booking, error) {
+	return h.move(ctx, resrvNo, "rent")
+}
+
+// MarkReturned moves the reservation to RETURNED.
+func (h HTTPReservations) MarkReturned(ctx context.Context, resrvNo string) (Booking, error) {
+	return h.move(ctx, resrvNo, "return")
+}
