@@ -75,17 +75,28 @@ func Connect(ctx context.Context, url, name string) (*natsgo.Conn, jetstream.Jet
 	return nc, js, nil
 }
 
-// EnsureStream creates or updates the stream every event is stored in.
+// EnsureStream creates the stream every event is stored in, or updates it
+// when its configuration changed.
+//
+// It creates first and updates only on a conflict: six services start at
+// once, and a create with an identical configuration is a no-op on the
+// server, while an update rewrites the stream's store configuration even when
+// nothing changed, which nats-server 2.15 does without holding the lock its
+// consumer creation reads it under (a data race the race detector reports).
 func EnsureStream(ctx context.Context, js jetstream.JetStream) error {
+	cfg := jetstream.StreamConfig{
+		Name:       event.Stream,
+		Subjects:   []string{event.SubjectPrefix + ".>"},
+		Storage:    jetstream.FileStorage,
+		Retention:  jetstream.LimitsPolicy,
+		Duplicates: DuplicateWindow,
+	}
 	var err error
 	for attempt := 0; attempt < 40; attempt++ {
-		_, err = js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
-			Name:       event.Stream,
-			Subjects:   []string{event.SubjectPrefix + ".>"},
-			Storage:    jetstream.FileStorage,
-			Retention:  jetstream.LimitsPolicy,
-			Duplicates: DuplicateWindow,
-		})
+		_, err = js.CreateStream(ctx, cfg)
+		if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
+			_, err = js.UpdateStream(ctx, cfg)
+		}
 		if err == nil || ctx.Err() != nil {
 			break
 		}

@@ -187,3 +187,73 @@ func TestConsumerWorksOnOldServers(t *testing.T) {
 		t.Fatalf("applied %v, want %v", got, want)
 	}
 }
+
+func TestEnsureStreamKeepsAnIdenticalStreamAndUpdatesAChangedOne(t *testing.T) {
+	ctx := context.Background()
+	nc, js, err := nats.Connect(ctx, natstest.Embedded(t), "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+
+	// An operator (or an older release) left the stream with another
+	// duplicate window: the next start brings it back to ours.
+	stream, err := js.Stream(ctx, event.Stream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := stream.CachedInfo().Config
+	cfg.Duplicates = time.Minute
+	if _, err := js.UpdateStream(ctx, cfg); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if err := nats.EnsureStream(ctx, js); err != nil {
+			t.Fatal(err)
+		}
+		info, err := js.Stream(ctx, event.Stream)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := info.CachedInfo().Config.Duplicates; got != nats.DuplicateWindow {
+			t.Fatalf("duplicate window %v, want %v", got, nats.DuplicateWindow)
+		}
+	}
+}
+
+func TestServicesStartingTogetherShareOneStream(t *testing.T) {
+	// Six services ensure the stream and create their consumers at the same
+	// moment; under -race this is where an update of an unchanged stream
+	// raced with consumer creation inside nats-server.
+	ctx := context.Background()
+	url := natstest.Embedded(t)
+	var wg sync.WaitGroup
+	errs := make(chan error, 12)
+	for i := range 6 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			nc, js, err := nats.Connect(ctx, url, "test")
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer nc.Close()
+			stop, err := nats.Consume(ctx, js, nats.Consumer{
+				Durable: "together-" + string(rune('a'+i)),
+				Types:   []event.Type{event.CarRegistered},
+				Handle:  func(context.Context, event.Event) error { return nil },
+			}, quiet)
+			if err != nil {
+				errs <- err
+				return
+			}
+			stop()
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+}
