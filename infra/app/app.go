@@ -1,5 +1,5 @@
 // Package app deploys one rental service: ServiceAccount, Deployment,
-// Service, PodDisruptionBudget and, when configured, a
+// Service, PodDisruptionBudget, NetworkPolicy and, when configured, a
 // HorizontalPodAutoscaler, with the write-up's probe and resource values.
 package app
 
@@ -10,6 +10,7 @@ import (
 	autoscalingv2 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/autoscaling/v2"
 	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
 	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
+	networkingv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/networking/v1"
 	policyv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/policy/v1"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
@@ -34,6 +35,17 @@ const (
 	CPULimit   = "500m"
 )
 
+// Local disk: the root filesystem is read-only, so a service writes only
+// its logs and two emptyDirs, /tmp (the liveness file) and /data (SQLite
+// when no database is configured). Bounded, so a runaway writer is evicted
+// instead of filling the node.
+const (
+	EphemeralStorageRequest = "64Mi"
+	EphemeralStorageLimit   = "256Mi"
+	TmpSizeLimit            = "16Mi"
+	DataSizeLimit           = "128Mi"
+)
+
 // BinaryPath is where ko puts a service's binary in its image.
 func BinaryPath(s contract.Service) string { return "/ko-app/" + string(s) }
 
@@ -52,6 +64,14 @@ type ServiceArgs struct {
 	MemoryReq   string
 	MemoryLimit string
 	SkipAwait   bool
+	// ImagePullPolicy is Always for registry images; IfNotPresent for
+	// images loaded into kind or minikube, which no registry serves.
+	ImagePullPolicy string
+	// IngressFrom are namespaces whose pods may call this service besides
+	// its callers in contract.Calls (the ingress gateway's, for gateway).
+	IngressFrom []string
+	// Egress are destinations outside the cluster this service may reach.
+	Egress networkingv1.NetworkPolicyEgressRuleArray
 	// DependsOn is applied to every workload object, not just the
 	// component: children do not inherit their parent's dependencies.
 	DependsOn []pulumi.Resource
@@ -103,30 +123,26 @@ func NewService(ctx *pulumi.Context, args ServiceArgs, opts ...pulumi.ResourceOp
 	// The root filesystem is read-only: /tmp (the liveness file) and /data
 	// are emptyDirs.
 	volumes := append(corev1.VolumeArray{
-		corev1.VolumeArgs{Name: pulumi.String("tmp"), EmptyDir: &corev1.EmptyDirVolumeSourceArgs{}},
-		corev1.VolumeArgs{Name: pulumi.String("data"), EmptyDir: &corev1.EmptyDirVolumeSourceArgs{}},
+		corev1.VolumeArgs{Name: pulumi.String("tmp"), EmptyDir: &corev1.EmptyDirVolumeSourceArgs{SizeLimit: pulumi.String(TmpSizeLimit)}},
+		corev1.VolumeArgs{Name: pulumi.String("data"), EmptyDir: &corev1.EmptyDirVolumeSourceArgs{SizeLimit: pulumi.String(DataSizeLimit)}},
 	}, args.Volumes...)
 	mounts := append(corev1.VolumeMountArray{
 		corev1.VolumeMountArgs{Name: pulumi.String("tmp"), MountPath: pulumi.String("/tmp")},
 		corev1.VolumeMountArgs{Name: pulumi.String("data"), MountPath: pulumi.String("/data")},
 	}, args.Mounts...)
 
-	replicas := 1
-	if args.Autoscaling != nil {
-		replicas = args.Autoscaling.MinReplicas
-	}
 	container := corev1.ContainerArgs{
 		Name:            pulumi.String(name),
 		Image:           args.Image,
-		ImagePullPolicy: pulumi.String("IfNotPresent"),
+		ImagePullPolicy: pulumi.String(args.ImagePullPolicy),
 		Ports: corev1.ContainerPortArray{corev1.ContainerPortArgs{
 			Name: pulumi.String(contract.HTTPPortName), ContainerPort: pulumi.Int(contract.HTTPPort),
 		}},
 		Env:          env,
 		VolumeMounts: mounts,
 		Resources: &corev1.ResourceRequirementsArgs{
-			Requests: pulumi.StringMap{"cpu": pulumi.String(CPURequest), "memory": pulumi.String(args.MemoryReq)},
-			Limits:   pulumi.StringMap{"cpu": pulumi.String(CPULimit), "memory": pulumi.String(args.MemoryLimit)},
+			Requests: pulumi.StringMap{"cpu": pulumi.String(CPURequest), "memory": pulumi.String(args.MemoryReq), "ephemeral-storage": pulumi.String(EphemeralStorageRequest)},
+			Limits:   pulumi.StringMap{"cpu": pulumi.String(CPULimit), "memory": pulumi.String(args.MemoryLimit), "ephemeral-storage": pulumi.String(EphemeralStorageLimit)},
 		},
 		LivenessProbe: &corev1.ProbeArgs{
 			Exec:                &corev1.ExecActionArgs{Command: pulumi.StringArray{pulumi.String(BinaryPath(args.Service)), pulumi.String(contract.ProbeSubcommand)}},
@@ -151,28 +167,39 @@ func NewService(ctx *pulumi.Context, args ServiceArgs, opts ...pulumi.ResourceOp
 			SeccompProfile:           &corev1.SeccompProfileArgs{Type: pulumi.String("RuntimeDefault")},
 		},
 	}
-	s.Deployment, err = appsv1.NewDeployment(ctx, name, &appsv1.DeploymentArgs{
-		Metadata: meta(),
-		Spec: &appsv1.DeploymentSpecArgs{
-			Replicas: pulumi.Int(replicas),
-			Selector: &metav1.LabelSelectorArgs{MatchLabels: pulumi.StringMap{"app": pulumi.String(name)}},
-			Template: &corev1.PodTemplateSpecArgs{
-				Metadata: &metav1.ObjectMetaArgs{Labels: labels},
-				Spec: &corev1.PodSpecArgs{
-					ServiceAccountName:           sa.Metadata.Name().Elem(),
-					AutomountServiceAccountToken: pulumi.Bool(false),
-					SecurityContext: &corev1.PodSecurityContextArgs{
-						RunAsNonRoot:   pulumi.Bool(true),
-						FsGroup:        pulumi.Int(NonRootUID),
-						SeccompProfile: &corev1.SeccompProfileArgs{Type: pulumi.String("RuntimeDefault")},
-					},
-					Containers: corev1.ContainerArray{container},
-					Volumes:    volumes,
-				},
-			},
+	podSpec := &corev1.PodSpecArgs{
+		ServiceAccountName:           sa.Metadata.Name().Elem(),
+		AutomountServiceAccountToken: pulumi.Bool(false),
+		SecurityContext: &corev1.PodSecurityContextArgs{
+			RunAsNonRoot:   pulumi.Bool(true),
+			FsGroup:        pulumi.Int(NonRootUID),
+			SeccompProfile: &corev1.SeccompProfileArgs{Type: pulumi.String("RuntimeDefault")},
 		},
-	}, child)
+		Containers: corev1.ContainerArray{container},
+		Volumes:    volumes,
+	}
+	spec := &appsv1.DeploymentSpecArgs{
+		Selector: &metav1.LabelSelectorArgs{MatchLabels: pulumi.StringMap{"app": pulumi.String(name)}},
+		Template: &corev1.PodTemplateSpecArgs{Metadata: &metav1.ObjectMetaArgs{Labels: labels}, Spec: podSpec},
+	}
+	replicas := 1
+	if a := args.Autoscaling; a != nil {
+		// The HPA owns the replica count: a replicas field here would reset
+		// it to the minimum on every `pulumi up`.
+		replicas = a.MinReplicas
+		podSpec.Affinity = spreadOverNodes(name)
+	} else {
+		spec.Replicas = pulumi.Int(replicas)
+	}
+	s.Deployment, err = appsv1.NewDeployment(ctx, name, &appsv1.DeploymentArgs{Metadata: meta(), Spec: spec}, child)
 	if err != nil {
+		return nil, err
+	}
+
+	if _, err := networkingv1.NewNetworkPolicy(ctx, name, &networkingv1.NetworkPolicyArgs{
+		Metadata: meta(),
+		Spec:     networkPolicy(args.Service, args.IngressFrom, args.Egress),
+	}, child); err != nil {
 		return nil, err
 	}
 
@@ -223,6 +250,20 @@ func NewService(ctx *pulumi.Context, args ServiceArgs, opts ...pulumi.ResourceOp
 		}
 	}
 	return s, ctx.RegisterResourceOutputs(s, pulumi.Map{})
+}
+
+// spreadOverNodes prefers one replica per node, so losing a node never
+// takes every replica of an autoscaled service with it.
+func spreadOverNodes(name string) *corev1.AffinityArgs {
+	return &corev1.AffinityArgs{PodAntiAffinity: &corev1.PodAntiAffinityArgs{
+		PreferredDuringSchedulingIgnoredDuringExecution: corev1.WeightedPodAffinityTermArray{corev1.WeightedPodAffinityTermArgs{
+			Weight: pulumi.Int(100),
+			PodAffinityTerm: &corev1.PodAffinityTermArgs{
+				TopologyKey:   pulumi.String("kubernetes.io/hostname"),
+				LabelSelector: &metav1.LabelSelectorArgs{MatchLabels: pulumi.StringMap{"app": pulumi.String(name)}},
+			},
+		}},
+	}}
 }
 
 // RentalRegion is the write-up's ConfigMap rental-region, with its keys

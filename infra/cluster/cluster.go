@@ -144,6 +144,18 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	if err != nil {
 		return nil, err
 	}
+	// The VPC CNI enforces the app's NetworkPolicies only with its policy
+	// agent switched on; without it they would be accepted and ignored.
+	cni, err := eks.NewAddon(ctx, name+"-vpc-cni", &eks.AddonArgs{
+		ClusterName:              cl.Name,
+		AddonName:                pulumi.String("vpc-cni"),
+		ConfigurationValues:      pulumi.String(`{"enableNetworkPolicy":"true"}`),
+		ResolveConflictsOnCreate: pulumi.String("OVERWRITE"),
+		ResolveConflictsOnUpdate: pulumi.String("OVERWRITE"),
+	}, child)
+	if err != nil {
+		return nil, err
+	}
 	c.NodeGroup, err = eks.NewNodeGroup(ctx, name, &eks.NodeGroupArgs{
 		ClusterName:   cl.Name,
 		NodeRoleArn:   nodeRole.Arn,
@@ -153,7 +165,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 			MinSize: pulumi.Int(args.MinSize), MaxSize: pulumi.Int(args.MaxSize), DesiredSize: pulumi.Int(args.DesiredSize),
 		},
 		LaunchTemplate: &eks.NodeGroupLaunchTemplateArgs{Id: lt.ID(), Version: lt.LatestVersion.ApplyT(func(v int) string { return fmt.Sprint(v) }).(pulumi.StringOutput)},
-	}, child)
+	}, child, pulumi.DependsOn([]pulumi.Resource{cni}))
 	if err != nil {
 		return nil, err
 	}

@@ -6,6 +6,7 @@ package config
 import (
 	"fmt"
 	"sort"
+	"strings"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	pconfig "github.com/pulumi/pulumi/sdk/v3/go/pulumi/config"
@@ -65,16 +66,17 @@ type Config struct {
 	HasDBPassword     bool
 
 	// Kubernetes (both targets)
-	Kubeconfig    string // local: path or contents; empty = ambient
-	Namespace     string
-	ImageTag      string
-	Images        map[contract.Service]string
-	MemoryRequest string
-	MemoryLimit   string
-	Autoscaling   map[contract.Service]Autoscaling
-	RentalCountry string
-	RentalRegion  string
-	SkipAwait     bool
+	Kubeconfig      string // local: path or contents; empty = ambient
+	Namespace       string
+	ImageTag        string                      // empty: only carrental:images name images
+	Images          map[contract.Service]string // pinned references, by digest from scripts/deploy
+	ImagePullPolicy string
+	MemoryRequest   string
+	MemoryLimit     string
+	Autoscaling     map[contract.Service]Autoscaling
+	RentalCountry   string
+	RentalRegion    string
+	SkipAwait       bool
 
 	// Add-ons
 	MetricsServerChart Chart
@@ -105,8 +107,9 @@ func Load(ctx *pulumi.Context) (Config, error) {
 		DBStorageGB:        intOr(c.GetInt("dbStorageGb"), 20),
 		Kubeconfig:         c.Get("kubeconfig"),
 		Namespace:          or(c.Get("namespace"), "carrental"),
-		ImageTag:           or(c.Get("imageTag"), "latest"),
+		ImageTag:           c.Get("imageTag"),
 		Images:             map[contract.Service]string{},
+		ImagePullPolicy:    or(c.Get("imagePullPolicy"), "Always"),
 		MemoryRequest:      or(c.Get("memoryRequest"), "64Mi"),
 		MemoryLimit:        or(c.Get("memoryLimit"), "256Mi"),
 		Autoscaling:        map[contract.Service]Autoscaling{contract.Management: writeUpAutoscaling},
@@ -185,6 +188,9 @@ func (c Config) validate() error {
 	default:
 		return fmt.Errorf("carrental:natsMode %q: want helm, external or none", c.NATSMode)
 	}
+	if err := c.validateImages(); err != nil {
+		return err
+	}
 	names := make([]string, 0, len(c.Autoscaling))
 	for s := range c.Autoscaling {
 		names = append(names, string(s))
@@ -197,6 +203,44 @@ func (c Config) validate() error {
 		}
 	}
 	return nil
+}
+
+// validateImages refuses references that would deploy something other than
+// what was built: "latest" (or no tag at all) moves under a running
+// Deployment, and ECR's tags are immutable, so a second push of it fails.
+func (c Config) validateImages() error {
+	if c.ImageTag == "latest" {
+		return fmt.Errorf("carrental:imageTag latest: pin a version tag, or let scripts/deploy pin digests in carrental:images")
+	}
+	known := map[contract.Service]bool{}
+	for _, s := range contract.Services() {
+		known[s] = true
+	}
+	for s, img := range c.Images {
+		if !known[s] {
+			return fmt.Errorf("carrental:images.%s: no such service (want one of %v)", s, contract.Services())
+		}
+		if !pinned(img) {
+			return fmt.Errorf("carrental:images.%s %q: pin a tag other than latest, or a digest (@sha256:...)", s, img)
+		}
+	}
+	switch c.ImagePullPolicy {
+	case "Always", "IfNotPresent", "Never":
+	default:
+		return fmt.Errorf("carrental:imagePullPolicy %q: want Always, IfNotPresent or Never", c.ImagePullPolicy)
+	}
+	return nil
+}
+
+// pinned reports whether an image reference names a digest or a tag other
+// than latest. A colon before the last slash is a registry port, not a tag.
+func pinned(ref string) bool {
+	if strings.Contains(ref, "@sha256:") {
+		return true
+	}
+	name := ref[strings.LastIndex(ref, "/")+1:]
+	i := strings.LastIndex(name, ":")
+	return i > 0 && i < len(name)-1 && name[i+1:] != "latest"
 }
 
 func (ch *Chart) merge(o Chart) {

@@ -5,10 +5,13 @@ package stack
 
 import (
 	"fmt"
+	"net/url"
+	"strconv"
 
 	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
 	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
 	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
+	networkingv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/networking/v1"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/carrental/carrental/infra/addons"
@@ -34,7 +37,7 @@ func Program(ctx *pulumi.Context) error {
 		return err
 	}
 	name := "carrental-" + ctx.Stack()
-	platform := platform{images: map[contract.Service]pulumi.StringInput{}}
+	platform := platform{repos: map[contract.Service]pulumi.StringInput{}}
 	if cfg.Target == config.AWS {
 		if platform, err = awsPlatform(ctx, name, cfg); err != nil {
 			return err
@@ -48,25 +51,52 @@ func Program(ctx *pulumi.Context) error {
 			return err
 		}
 		for _, s := range contract.Services() {
-			platform.images[s] = pulumi.String("ko.local/" + string(s) + ":" + cfg.ImageTag)
+			platform.repos[s] = pulumi.String(LocalImageRepo + "/" + string(s))
 		}
 	}
-	for s, img := range cfg.Images {
-		platform.images[s] = pulumi.String(img)
-	}
 	return deploy(ctx, cfg, platform)
+}
+
+// LocalImageRepo is the repository scripts/build-images names its offline
+// images in, the ones scripts/deploy loads into kind or minikube.
+const LocalImageRepo = "carrental.local"
+
+// images resolves every service's image: pinned in carrental:images, else
+// its repository tagged carrental:imageTag. None at all is a stack whose
+// images were never built (the first `pulumi up` of scripts/deploy): the
+// app waits for them. Some but not all is a mistake worth stopping for.
+func images(cfg config.Config, repos map[contract.Service]pulumi.StringInput) (map[contract.Service]pulumi.StringInput, error) {
+	out := map[contract.Service]pulumi.StringInput{}
+	var missing []contract.Service
+	for _, s := range contract.Services() {
+		switch img, ok := cfg.Images[s]; {
+		case ok:
+			out[s] = pulumi.String(img)
+		case cfg.ImageTag != "":
+			out[s] = pulumi.Sprintf("%s:%s", repos[s], cfg.ImageTag)
+		default:
+			missing = append(missing, s)
+		}
+	}
+	if len(missing) == len(contract.Services()) {
+		return nil, nil
+	}
+	if len(missing) > 0 {
+		return nil, fmt.Errorf("no image for %v: set carrental:images for each service, or carrental:imageTag", missing)
+	}
+	return out, nil
 }
 
 // platform is what the app is deployed onto.
 type platform struct {
 	provider    *kubernetes.Provider
-	images      map[contract.Service]pulumi.StringInput
+	repos       map[contract.Service]pulumi.StringInput
 	databaseURL pulumi.StringOutput
 	hasDatabase bool
 }
 
 func awsPlatform(ctx *pulumi.Context, name string, cfg config.Config) (platform, error) {
-	p := platform{images: map[contract.Service]pulumi.StringInput{}}
+	p := platform{repos: map[contract.Service]pulumi.StringInput{}}
 	net, err := network.New(ctx, "network", network.Args{Name: name, CIDR: cfg.VpcCidr, AZCount: cfg.AZCount})
 	if err != nil {
 		return p, err
@@ -94,7 +124,7 @@ func awsPlatform(ctx *pulumi.Context, name string, cfg config.Config) (platform,
 	p.databaseURL, p.hasDatabase = db.URL, true
 	urls := pulumi.StringMap{}
 	for s, u := range reg.URLs {
-		p.images[s] = pulumi.Sprintf("%s:%s", u, cfg.ImageTag)
+		p.repos[s] = u
 		urls[string(s)] = u
 	}
 	ctx.Export("kubeconfig", eks.Kubeconfig)
@@ -145,10 +175,25 @@ func deploy(ctx *pulumi.Context, cfg config.Config, p platform) error {
 	if err != nil {
 		return err
 	}
+	imgs, err := images(cfg, p.repos)
+	if err != nil {
+		return err
+	}
+	if imgs == nil {
+		_ = ctx.Log.Warn("no images for this stack yet: the platform is declared, the six services are not. "+
+			"scripts/deploy builds and pins them (or set carrental:images / carrental:imageTag).", nil)
+	}
+	egress := outsideCluster(cfg, p)
 	for _, s := range contract.Services() {
+		if imgs == nil {
+			break
+		}
 		args := app.ServiceArgs{
-			Service: s, Namespace: ns, Image: p.images[s], Env: shared,
-			MemoryReq: cfg.MemoryRequest, MemoryLimit: cfg.MemoryLimit, SkipAwait: cfg.SkipAwait,
+			Service: s, Namespace: ns, Image: imgs[s], ImagePullPolicy: cfg.ImagePullPolicy, Env: shared,
+			MemoryReq: cfg.MemoryRequest, MemoryLimit: cfg.MemoryLimit, SkipAwait: cfg.SkipAwait, Egress: egress,
+		}
+		if s == contract.Gateway {
+			args.IngressFrom = []string{addons.IngressNamespace}
 		}
 		if a, ok := cfg.Autoscaling[s]; ok {
 			a := a
@@ -185,6 +230,29 @@ func deploy(ctx *pulumi.Context, cfg config.Config, p platform) error {
 		return "http://" + host + contract.PathCarManagements
 	}))
 	return nil
+}
+
+// outsideCluster is what the services reach beyond the cluster's pods:
+// RDS inside the VPC, an external NATS on its port anywhere.
+func outsideCluster(cfg config.Config, p platform) networkingv1.NetworkPolicyEgressRuleArray {
+	var rules networkingv1.NetworkPolicyEgressRuleArray
+	if p.hasDatabase {
+		rules = append(rules, app.EgressTo(cfg.VpcCidr, database.PostgresPort))
+	}
+	if cfg.NATSMode == "external" {
+		rules = append(rules, app.EgressTo("0.0.0.0/0", natsPort(cfg.NATSURL)))
+	}
+	return rules
+}
+
+// natsPort is the port of a nats:// URL, 4222 when it names none.
+func natsPort(raw string) int {
+	if u, err := url.Parse(raw); err == nil && u.Port() != "" {
+		if n, err := strconv.Atoi(u.Port()); err == nil {
+			return n
+		}
+	}
+	return 4222
 }
 
 func env(key, value string) corev1.EnvVarArgs {

@@ -1,6 +1,7 @@
 package stack_test
 
 import (
+	"sort"
 	"strings"
 	"testing"
 
@@ -13,9 +14,10 @@ var devConfig = map[string]string{
 	"carrental:eksVersion":   "1.31",
 	"carrental:azCount":      "3",
 	"carrental:rentalRegion": "seoul",
+	"carrental:imageTag":     "v1",
 }
 
-var localConfig = map[string]string{"carrental:target": "local"}
+var localConfig = map[string]string{"carrental:target": "local", "carrental:imageTag": "v1"}
 
 const (
 	deployment = "kubernetes:apps/v1:Deployment"
@@ -69,7 +71,7 @@ func TestManagementAutoscalerIsTheWriteUps(t *testing.T) {
 	if len(r.all(hpa)) != 1 {
 		t.Errorf("%d HPAs, want management's only by default", len(r.all(hpa)))
 	}
-	cfg := map[string]string{"carrental:target": "local", "carrental:autoscaling": `{"reservation":{"minReplicas":1,"maxReplicas":4,"cpuPercent":50}}`}
+	cfg := map[string]string{"carrental:target": "local", "carrental:imageTag": "v1", "carrental:autoscaling": `{"reservation":{"minReplicas":1,"maxReplicas":4,"cpuPercent":50}}`}
 	r = run(t, "local", cfg)
 	eq(t, "reservation max", at(t, r.find(t, hpa, "reservation").Inputs, "spec.maxReplicas"), 4)
 	eq(t, "management kept", at(t, r.find(t, hpa, "management").Inputs, "spec.maxReplicas"), 10)
@@ -224,10 +226,20 @@ func TestECRRepositories(t *testing.T) {
 	eq(t, "auth mode", at(t, cl.Inputs, "accessConfig.authenticationMode"), "API")
 	eq(t, "secrets encryption", at(t, cl.Inputs, "encryptionConfig.resources"), []any{"secrets"})
 	eq(t, "version", cl.Inputs["version"], "1.31")
+	cni := r.find(t, "aws:eks/addon:Addon", "cluster-vpc-cni")
+	eq(t, "network policy agent", cni.Inputs["configurationValues"], `{"enableNetworkPolicy":"true"}`)
+	nodes := r.find(t, "aws:eks/nodeGroup:NodeGroup", "cluster")
+	waits := false
+	for _, u := range nodes.Dependencies {
+		waits = waits || strings.HasSuffix(u, "aws:eks/addon:Addon::cluster-vpc-cni")
+	}
+	if !waits {
+		t.Errorf("nodes start before the CNI enforces network policies: %v", nodes.Dependencies)
+	}
 }
 
 func TestSkipAwaitOnlyWhenAsked(t *testing.T) {
-	r := run(t, "local", map[string]string{"carrental:target": "local", "carrental:skipAwait": "true"})
+	r := run(t, "local", map[string]string{"carrental:target": "local", "carrental:imageTag": "v1", "carrental:skipAwait": "true"})
 	annotations := at(t, r.find(t, deployment, "gateway").Inputs, "metadata.annotations").(map[string]any)
 	eq(t, "skipAwait annotation", annotations["pulumi.com/skipAwait"], "true")
 }
@@ -238,6 +250,12 @@ func TestBadConfigIsRejected(t *testing.T) {
 		"no password":    {"aws:region": "ap-northeast-2"},
 		"unknown target": {"carrental:target": "gcp"},
 		"bad hpa":        {"carrental:target": "local", "carrental:autoscaling": `{"view":{"minReplicas":3,"maxReplicas":1,"cpuPercent":20}}`},
+		"latest tag":     {"carrental:target": "local", "carrental:imageTag": "latest"},
+		"latest image":   {"carrental:target": "local", "carrental:images": `{"gateway":"r/gateway:latest"}`},
+		"untagged image": {"carrental:target": "local", "carrental:images": `{"gateway":"registry:5000/gateway"}`},
+		"unknown image":  {"carrental:target": "local", "carrental:imageTag": "v1", "carrental:images": `{"managment":"r/m:v1"}`},
+		"some images":    {"carrental:target": "local", "carrental:images": `{"gateway":"r/gateway:v1"}`},
+		"pull policy":    {"carrental:target": "local", "carrental:imageTag": "v1", "carrental:imagePullPolicy": "Sometimes"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			b, _ := jsonMarshal(cfg)
@@ -250,7 +268,7 @@ func TestBadConfigIsRejected(t *testing.T) {
 }
 
 func TestAutoscalingOverrideKeepsOtherFields(t *testing.T) {
-	r := run(t, "local", map[string]string{"carrental:target": "local", "carrental:autoscaling": `{"management":{"maxReplicas":12}}`})
+	r := run(t, "local", map[string]string{"carrental:target": "local", "carrental:imageTag": "v1", "carrental:autoscaling": `{"management":{"maxReplicas":12}}`})
 	h := r.find(t, hpa, "management")
 	eq(t, "maxReplicas", at(t, h.Inputs, "spec.maxReplicas"), 12)
 	eq(t, "minReplicas kept", at(t, h.Inputs, "spec.minReplicas"), 2)
@@ -265,5 +283,108 @@ func TestConfigMapsAreUpdatedInPlace(t *testing.T) {
 		}
 		r := run(t, stackName, cfg)
 		eq(t, name+" enableConfigMapMutable", r.find(t, "pulumi:providers:kubernetes", name).Inputs["enableConfigMapMutable"], true)
+	}
+}
+
+func TestImagesArePinnedOrTaggedAndAppWaitsForThem(t *testing.T) {
+	image := func(r *recorder, s contract.Service) any {
+		return at(t, r.find(t, deployment, string(s)).Inputs, "spec.template.spec.containers.0.image")
+	}
+	r := run(t, "dev", devConfig)
+	eq(t, "ECR image", image(r, contract.View), "123.dkr.ecr.ap-northeast-2.amazonaws.com/carrental-dev/view:v1")
+
+	pinned := "r.example/gateway@sha256:" + strings.Repeat("a", 64)
+	r = run(t, "local", map[string]string{"carrental:target": "local", "carrental:imageTag": "v2", "carrental:images": `{"gateway":"` + pinned + `"}`})
+	eq(t, "pinned image", image(r, contract.Gateway), pinned)
+	eq(t, "local repo", image(r, contract.Rental), "carrental.local/rental:v2")
+	eq(t, "pull policy", at(t, r.find(t, deployment, "rental").Inputs, "spec.template.spec.containers.0.imagePullPolicy"), "Always")
+
+	r = run(t, "local", map[string]string{"carrental:target": "local", "carrental:imageTag": "v2", "carrental:imagePullPolicy": "IfNotPresent"})
+	eq(t, "pull policy for loaded images", at(t, r.find(t, deployment, "rental").Inputs, "spec.template.spec.containers.0.imagePullPolicy"), "IfNotPresent")
+
+	// The first `pulumi up` of scripts/deploy runs before any image exists:
+	// the platform comes up, the services wait instead of hanging on pulls.
+	r = run(t, "dev", map[string]string{"aws:region": "ap-northeast-2", "carrental:dbPassword": "x"})
+	if n := len(r.all(deployment)); n != 0 {
+		t.Errorf("%d Deployments declared with no image", n)
+	}
+	r.find(t, "kubernetes:core/v1:Namespace", "carrental")
+	if len(r.all("aws:eks/cluster:Cluster")) != 1 {
+		t.Error("no EKS cluster declared")
+	}
+}
+
+func TestAutoscaledDeploymentsLeaveReplicasToTheHPA(t *testing.T) {
+	r := run(t, "local", localConfig)
+	for _, s := range contract.Services() {
+		spec := at(t, r.find(t, deployment, string(s)).Inputs, "spec").(map[string]any)
+		_, hasReplicas := spec["replicas"]
+		if s == contract.Management {
+			if hasReplicas {
+				t.Error("management sets replicas: every pulumi up would undo the HPA")
+			}
+			eq(t, "management spread", at(t, spec, "template.spec.affinity.podAntiAffinity.preferredDuringSchedulingIgnoredDuringExecution.0.podAffinityTerm.topologyKey"), "kubernetes.io/hostname")
+			continue
+		}
+		eq(t, string(s)+" replicas", spec["replicas"], 1)
+	}
+}
+
+func TestLocalDiskIsBounded(t *testing.T) {
+	r := run(t, "local", localConfig)
+	for _, s := range contract.Services() {
+		pod := at(t, r.find(t, deployment, string(s)).Inputs, "spec.template.spec")
+		eq(t, string(s)+" ephemeral request", at(t, pod, "containers.0.resources.requests.ephemeral-storage"), "64Mi")
+		eq(t, string(s)+" ephemeral limit", at(t, pod, "containers.0.resources.limits.ephemeral-storage"), "256Mi")
+		for _, v := range at(t, pod, "volumes").([]any) {
+			vol := v.(map[string]any)
+			if _, ok := vol["emptyDir"]; ok && at(t, vol, "emptyDir.sizeLimit") == nil {
+				t.Errorf("%s: emptyDir %v unbounded", s, vol["name"])
+			}
+		}
+	}
+}
+
+func TestNetworkPoliciesFollowTheCallGraph(t *testing.T) {
+	const netpol = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
+	allowed := func(r *recorder, s contract.Service) []string {
+		var from []string
+		spec := at(t, r.find(t, netpol, string(s)).Inputs, "spec")
+		eq(t, string(s)+" selects", at(t, spec, "podSelector.matchLabels.app"), string(s))
+		eq(t, string(s)+" types", at(t, spec, "policyTypes"), []any{"Ingress", "Egress"})
+		ingress, _ := spec.(map[string]any)["ingress"].([]any)
+		for _, rule := range ingress {
+			eq(t, string(s)+" port", at(t, rule, "ports.0.port"), 8080)
+			for _, peer := range at(t, rule, "from").([]any) {
+				if app, ok := peer.(map[string]any)["podSelector"]; ok {
+					from = append(from, fmtAny(at(t, app, "matchLabels.app")))
+				} else {
+					labels := at(t, peer, "namespaceSelector.matchLabels").(map[string]any)
+					from = append(from, "ns:"+fmtAny(labels["kubernetes.io/metadata.name"]))
+				}
+			}
+		}
+		sort.Strings(from)
+		return from
+	}
+	r := run(t, "dev", devConfig)
+	eq(t, "gateway from", allowed(r, contract.Gateway), []string{"ns:istio-ingress"})
+	eq(t, "management from", allowed(r, contract.Management), []string{"gateway", "reservation"})
+	eq(t, "payment from", allowed(r, contract.Payment), []string{"gateway", "reservation"})
+	eq(t, "reservation from", allowed(r, contract.Reservation), []string{"gateway", "rental"})
+	eq(t, "view from", allowed(r, contract.View), []string{"gateway"})
+
+	egress := func(r *recorder) string {
+		return fmtAny(at(t, r.find(t, netpol, "reservation").Inputs, "spec.egress"))
+	}
+	if e := egress(r); !strings.Contains(e, "10.0.0.0/16") || !strings.Contains(e, "5432") {
+		t.Errorf("dev egress %s: want the database in the VPC", e)
+	}
+	if e := egress(run(t, "local", localConfig)); strings.Contains(e, "cidr") {
+		t.Errorf("local egress %s: nothing outside the cluster to reach", e)
+	}
+	cfg := map[string]string{"carrental:target": "local", "carrental:imageTag": "v1", "carrental:natsMode": "external", "carrental:natsUrl": "nats://nats.example:4333"}
+	if e := egress(run(t, "local", cfg)); !strings.Contains(e, "4333") {
+		t.Errorf("external NATS egress %s: want its port", e)
 	}
 }

@@ -3,9 +3,6 @@ package testbed_test
 import (
 	"context"
 	"encoding/json"
-	"fmt"
-	"io"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,8 +12,15 @@ import (
 
 	"github.com/pulumi/pulumi/sdk/v3/go/auto/optpreview"
 	"github.com/pulumi/pulumi/sdk/v3/go/auto/optup"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
 
 	"github.com/carrental/carrental/infra/testbed"
+	"github.com/carrental/carrental/svc/contract"
 )
 
 // Charts for the offline run, pinned: Istio's live in the istio.io/istio
@@ -37,40 +41,6 @@ func moduleDir(t *testing.T, mod string) string {
 		t.Fatalf("go mod download %s: %s", mod, out)
 	}
 	return info.Dir
-}
-
-func (k kube) get(t *testing.T, path string) (int, map[string]any) {
-	t.Helper()
-	resp, err := k.c.Client().Get(k.c.URL + path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	var m map[string]any
-	_ = json.Unmarshal(b, &m)
-	return resp.StatusCode, m
-}
-
-type kube struct{ c *testbed.Cluster }
-
-func dig(v any, path string) any {
-	for _, k := range strings.Split(path, ".") {
-		switch n := v.(type) {
-		case map[string]any:
-			v = n[k]
-		case []any:
-			var i int
-			fmt.Sscan(k, &i)
-			if i >= len(n) {
-				return nil
-			}
-			v = n[i]
-		default:
-			return nil
-		}
-	}
-	return v
 }
 
 // TestLocalStackUpPreviewUpdateDestroy drives the real engine over the
@@ -95,7 +65,6 @@ func TestLocalStackUpPreviewUpdateDestroy(t *testing.T) {
 		}
 	}
 	c := startCluster(t)
-	k := kube{c}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 	defer cancel()
 	log, _ := os.Create(filepath.Join(t.TempDir(), "pulumi.log"))
@@ -113,8 +82,9 @@ func TestLocalStackUpPreviewUpdateDestroy(t *testing.T) {
 		Config: map[string]string{
 			"carrental:target":                  "local",
 			"carrental:kubeconfig":              c.Kubeconfig,
-			"carrental:skipAwait":               "true", // no kubelet: nothing ever becomes ready
-			"carrental:natsMode":                "none", // NATS' chart is not a Go module
+			"carrental:skipAwait":               "true",    // no kubelet: nothing ever becomes ready
+			"carrental:imageTag":                "testbed", // no kubelet pulls it
+			"carrental:natsMode":                "none",    // NATS' chart is not a Go module
 			"carrental:istioCharts.path":        filepath.Join(moduleDir(t, istioModule), "manifests", "charts"),
 			"carrental:metricsServerChart.path": filepath.Join(moduleDir(t, metricsServerModule), "charts", "metrics-server"),
 		},
@@ -131,40 +101,16 @@ func TestLocalStackUpPreviewUpdateDestroy(t *testing.T) {
 	t.Logf("up: %v in %s", *up.Summary.ResourceChanges, time.Since(start).Round(time.Second))
 
 	// Read back what the API server stored.
-	_, ns := k.get(t, "/api/v1/namespaces/carrental")
-	if dig(ns, "metadata.labels.istio-injection") != "enabled" {
-		t.Errorf("namespace labels %v", dig(ns, "metadata.labels"))
+	cs, err := kubernetes.NewForConfig(c.RESTConfig())
+	if err != nil {
+		t.Fatal(err)
 	}
-	_, dep := k.get(t, "/apis/apps/v1/namespaces/carrental/deployments/management")
-	live := dig(dep, "spec.template.spec.containers.0.livenessProbe")
-	for path, want := range map[string]any{"initialDelaySeconds": 3.0, "timeoutSeconds": 2.0, "periodSeconds": 5.0, "failureThreshold": 5.0} {
-		if got := dig(live, path); got != want {
-			t.Errorf("liveness %s = %v, want %v", path, got, want)
-		}
+	dyn, err := dynamic.NewForConfig(c.RESTConfig())
+	if err != nil {
+		t.Fatal(err)
 	}
-	if got := dig(dep, "spec.template.spec.containers.0.resources.limits.cpu"); got != "500m" {
-		t.Errorf("cpu limit %v", got)
-	}
-	_, hpa := k.get(t, "/apis/autoscaling/v2/namespaces/carrental/horizontalpodautoscalers/management")
-	if dig(hpa, "spec.maxReplicas") != 10.0 || dig(hpa, "spec.minReplicas") != 2.0 {
-		t.Errorf("hpa %v", dig(hpa, "spec"))
-	}
-	_, cm := k.get(t, "/api/v1/namespaces/carrental/configmaps/rental-region")
-	if dig(cm, "data.country") != "korea" || dig(cm, "data.region") != "seoul" {
-		t.Errorf("configmap %v", dig(cm, "data"))
-	}
-	_, dr := k.get(t, "/apis/networking.istio.io/v1/namespaces/carrental/destinationrules/management")
-	if dig(dr, "spec.trafficPolicy.outlierDetection.consecutive5xxErrors") != 5.0 {
-		t.Errorf("destination rule %v", dig(dr, "spec"))
-	}
-	_, vs := k.get(t, "/apis/networking.istio.io/v1/namespaces/carrental/virtualservices/reservation")
-	if on, _ := dig(vs, "spec.http.0.retries.retryOn").(string); !strings.Contains(on, "5xx") {
-		t.Errorf("virtual service %v", dig(vs, "spec"))
-	}
-	_, pa := k.get(t, "/apis/security.istio.io/v1/namespaces/carrental/peerauthentications/default")
-	if dig(pa, "spec.mtls.mode") != "STRICT" {
-		t.Errorf("peer authentication %v", dig(pa, "spec"))
-	}
+	checkWriteUpValues(ctx, t, cs, dyn)
+	scoreWorkloads(ctx, t, cs, filepath.Join(root, "bin", "kube-score"))
 
 	start = time.Now()
 	pre, err := s.Stack.Preview(ctx, optpreview.ProgressStreams(log))
@@ -179,11 +125,24 @@ func TestLocalStackUpPreviewUpdateDestroy(t *testing.T) {
 	}
 
 	for _, change := range []struct {
-		key, value, path, field string
-		want                    any
+		key, value string
+		read       func() (any, error)
+		want       any
 	}{
-		{"carrental:autoscaling.management.maxReplicas", "12", "/apis/autoscaling/v2/namespaces/carrental/horizontalpodautoscalers/management", "spec.maxReplicas", 12.0},
-		{"carrental:rentalRegion", "busan", "/api/v1/namespaces/carrental/configmaps/rental-region", "data.region", "busan"},
+		{"carrental:autoscaling.management.maxReplicas", "12", func() (any, error) {
+			h, err := cs.AutoscalingV2().HorizontalPodAutoscalers(ns).Get(ctx, "management", metav1.GetOptions{})
+			if err != nil {
+				return nil, err
+			}
+			return h.Spec.MaxReplicas, nil
+		}, int32(12)},
+		{"carrental:rentalRegion", "busan", func() (any, error) {
+			cm, err := cs.CoreV1().ConfigMaps(ns).Get(ctx, "rental-region", metav1.GetOptions{})
+			if err != nil {
+				return nil, err
+			}
+			return cm.Data["region"], nil
+		}, "busan"},
 	} {
 		if err := s.Set(ctx, change.key, change.value); err != nil {
 			t.Fatal(err)
@@ -196,18 +155,165 @@ func TestLocalStackUpPreviewUpdateDestroy(t *testing.T) {
 		if changes["update"] != 1 || changes["create"]+changes["delete"]+changes["replace"] != 0 {
 			t.Errorf("%s=%s changed %v, want exactly one update", change.key, change.value, changes)
 		}
-		if _, obj := k.get(t, change.path); dig(obj, change.field) != change.want {
-			t.Errorf("%s: %s = %v, want %v", change.key, change.field, dig(obj, change.field), change.want)
+		if got, err := change.read(); err != nil || got != change.want {
+			t.Errorf("%s: read back %v (%v), want %v", change.key, got, err, change.want)
 		}
 	}
 
 	if _, err := s.Stack.Destroy(ctx); err != nil {
 		t.Fatalf("destroy: %v", err)
 	}
-	// No controller manager runs here, so a deleted namespace stays
-	// Terminating: its deletion must have been requested.
-	status, ns := k.get(t, "/api/v1/namespaces/carrental")
-	if status != http.StatusNotFound && dig(ns, "metadata.deletionTimestamp") == nil {
-		t.Errorf("the app namespace survived destroy: %v", dig(ns, "status"))
+	// A namespace is gone once the controller manager has emptied it;
+	// until then it is Terminating, which is destroy's doing too.
+	left, err := cs.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{})
+	switch {
+	case apierrors.IsNotFound(err):
+	case err != nil:
+		t.Fatal(err)
+	case left.DeletionTimestamp == nil:
+		t.Errorf("the app namespace survived destroy: %v", left.Status)
+	}
+}
+
+const ns = "carrental"
+
+// checkWriteUpValues reads every object that carries a value of the
+// write-up back from the API server and compares it with the write-up's
+// number, spelled here as a literal on purpose.
+func checkWriteUpValues(ctx context.Context, t *testing.T, cs kubernetes.Interface, dyn dynamic.Interface) {
+	t.Helper()
+	get := metav1.GetOptions{}
+	namespace, err := cs.CoreV1().Namespaces().Get(ctx, ns, get)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if namespace.Labels["istio-injection"] != "enabled" {
+		t.Errorf("namespace labels %v", namespace.Labels)
+	}
+	for _, svc := range contract.Services() {
+		d, err := cs.AppsV1().Deployments(ns).Get(ctx, string(svc), get)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := d.Spec.Template.Spec.Containers[0]
+		live := c.LivenessProbe
+		if live == nil || live.Exec == nil || strings.Join(live.Exec.Command, " ") != "/ko-app/"+string(svc)+" probe" ||
+			live.InitialDelaySeconds != 3 || live.TimeoutSeconds != 2 || live.PeriodSeconds != 5 || live.FailureThreshold != 5 {
+			t.Errorf("%s liveness %+v", svc, live)
+		}
+		if c.ReadinessProbe == nil || c.ReadinessProbe.HTTPGet == nil || c.ReadinessProbe.HTTPGet.Path != "/readyz" {
+			t.Errorf("%s readiness %+v", svc, c.ReadinessProbe)
+		}
+		if got := c.Resources.Requests.Cpu().String(); got != "200m" {
+			t.Errorf("%s cpu request %s", svc, got)
+		}
+		if got := c.Resources.Limits.Cpu().String(); got != "500m" {
+			t.Errorf("%s cpu limit %s", svc, got)
+		}
+		sc := c.SecurityContext
+		if sc == nil || sc.ReadOnlyRootFilesystem == nil || !*sc.ReadOnlyRootFilesystem || sc.RunAsNonRoot == nil || !*sc.RunAsNonRoot {
+			t.Errorf("%s security context %+v", svc, sc)
+		}
+		if _, err := cs.NetworkingV1().NetworkPolicies(ns).Get(ctx, string(svc), get); err != nil {
+			t.Errorf("%s network policy: %v", svc, err)
+		}
+	}
+
+	h, err := cs.AutoscalingV2().HorizontalPodAutoscalers(ns).Get(ctx, "management", get)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h.Spec.MinReplicas == nil || *h.Spec.MinReplicas != 2 || h.Spec.MaxReplicas != 10 || len(h.Spec.Metrics) != 1 ||
+		h.Spec.Metrics[0].Resource.Target.AverageUtilization == nil || *h.Spec.Metrics[0].Resource.Target.AverageUtilization != 20 {
+		t.Errorf("hpa %+v", h.Spec)
+	}
+
+	cm, err := cs.CoreV1().ConfigMaps(ns).Get(ctx, "rental-region", get)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cm.Data["country"] != "korea" || cm.Data["region"] != "seoul" {
+		t.Errorf("configmap %v", cm.Data)
+	}
+	rental, err := cs.AppsV1().Deployments(ns).Get(ctx, "rental", get)
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{}
+	for _, e := range rental.Spec.Template.Spec.Containers[0].Env {
+		if e.ValueFrom != nil && e.ValueFrom.ConfigMapKeyRef != nil {
+			env[e.Name] = e.ValueFrom.ConfigMapKeyRef.Name + "/" + e.ValueFrom.ConfigMapKeyRef.Key
+		}
+	}
+	if env["COUNTRY"] != "rental-region/country" || env["REGION"] != "rental-region/region" {
+		t.Errorf("rental env from the ConfigMap %v", env)
+	}
+	mounted := false
+	for _, m := range rental.Spec.Template.Spec.Containers[0].VolumeMounts {
+		mounted = mounted || (m.MountPath == "/config" && m.ReadOnly)
+	}
+	if !mounted {
+		t.Error("no read-only /config mount on rental")
+	}
+
+	istio := func(group, resource, name string) map[string]any {
+		t.Helper()
+		gvr := schema.GroupVersionResource{Group: group, Version: "v1", Resource: resource}
+		u, err := dyn.Resource(gvr).Namespace(ns).Get(ctx, name, get)
+		if err != nil {
+			t.Fatalf("%s %s: %v", resource, name, err)
+		}
+		return u.Object
+	}
+	dr := istio("networking.istio.io", "destinationrules", "management")
+	for path, want := range map[string]any{
+		"spec.trafficPolicy.connectionPool.tcp.maxConnections":            int64(1),
+		"spec.trafficPolicy.connectionPool.http.http1MaxPendingRequests":  int64(1),
+		"spec.trafficPolicy.connectionPool.http.maxRequestsPerConnection": int64(1),
+		"spec.trafficPolicy.outlierDetection.consecutive5xxErrors":        int64(5),
+		"spec.trafficPolicy.outlierDetection.interval":                    "10s",
+		"spec.trafficPolicy.outlierDetection.baseEjectionTime":            "30s",
+		"spec.trafficPolicy.outlierDetection.maxEjectionPercent":          int64(100),
+	} {
+		if got, _, _ := unstructured.NestedFieldNoCopy(dr, strings.Split(path, ".")...); got != want {
+			t.Errorf("destination rule %s = %v (%T), want %v", path, got, got, want)
+		}
+	}
+	vs := istio("networking.istio.io", "virtualservices", "reservation")
+	routes, _, _ := unstructured.NestedSlice(vs, "spec", "http")
+	if len(routes) == 0 {
+		t.Fatalf("virtual service %v", vs["spec"])
+	}
+	retries, _, _ := unstructured.NestedMap(routes[0].(map[string]any), "retries")
+	if on, _ := retries["retryOn"].(string); !strings.Contains(on, "5xx") || retries["attempts"] != int64(3) || retries["perTryTimeout"] != "2s" {
+		t.Errorf("virtual service retries %v", retries)
+	}
+	pa := istio("security.istio.io", "peerauthentications", "default")
+	if mode, _, _ := unstructured.NestedString(pa, "spec", "mtls", "mode"); mode != "STRICT" {
+		t.Errorf("peer authentication %v", pa["spec"])
+	}
+}
+
+// scoreWorkloads runs kube-score over everything the stack put in the app
+// namespace and fails on any CRITICAL finding.
+func scoreWorkloads(ctx context.Context, t *testing.T, cs kubernetes.Interface, bin string) {
+	t.Helper()
+	if _, err := os.Stat(bin); err != nil {
+		t.Fatalf("kube-score not built (scripts/build-tools kube-score): %v", err)
+	}
+	manifests, err := testbed.Workloads(ctx, cs, ns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	score, err := testbed.KubeScore(ctx, bin, manifests)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range score.Critical {
+		t.Errorf("kube-score: %s", line)
+	}
+	t.Logf("kube-score over %d objects: %d critical, %d warnings", strings.Count(string(manifests), "---\n"), len(score.Critical), len(score.Warning))
+	for _, line := range score.Warning {
+		t.Logf("kube-score: %s", line)
 	}
 }

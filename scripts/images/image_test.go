@@ -2,6 +2,7 @@ package images
 
 import (
 	"archive/tar"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -33,10 +34,61 @@ func build(t *testing.T) string {
 	t.Cleanup(func() { os.RemoveAll(out) })
 	cmd := exec.Command("../build-images", "--out", out)
 	cmd.Stderr = os.Stderr
-	if err := cmd.Run(); err != nil {
+	refs, err := cmd.Output()
+	if err != nil {
 		t.Fatalf("build-images: %v", err)
 	}
+	checkTags(t, out, string(refs))
 	return out
+}
+
+// checkTags holds build-images to its word: one "<service> <ref>" line per
+// service, a pinned tag (never latest), and that tag on the tarball kind
+// and minikube load.
+func checkTags(t *testing.T, out, printed string) {
+	t.Helper()
+	refs := map[string]string{}
+	for _, line := range strings.Split(strings.TrimSpace(printed), "\n") {
+		if svc, ref, ok := strings.Cut(line, " "); ok {
+			refs[svc] = ref
+		}
+	}
+	for _, svc := range services {
+		ref := refs[svc]
+		repo, tag, _ := strings.Cut(ref, ":")
+		if repo != "carrental.local/"+svc || tag == "" || tag == "latest" {
+			t.Fatalf("%s: printed %q, want carrental.local/%s:<revision>", svc, ref, svc)
+		}
+		tags := tarballTags(t, filepath.Join(out, svc+".tar"))
+		if len(tags) != 1 || tags[0] != ref {
+			t.Fatalf("%s.tar is tagged %v, want %s", svc, tags, ref)
+		}
+	}
+}
+
+// tarballTags reads the RepoTags of a docker-archive tarball.
+func tarballTags(t *testing.T, path string) []string {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	tr := tar.NewReader(f)
+	for {
+		h, err := tr.Next()
+		if err != nil {
+			t.Fatalf("%s: no manifest.json: %v", path, err)
+		}
+		if h.Name != "manifest.json" {
+			continue
+		}
+		var manifest []struct{ RepoTags []string }
+		if err := json.NewDecoder(tr).Decode(&manifest); err != nil || len(manifest) != 1 {
+			t.Fatalf("%s: manifest.json: %v", path, err)
+		}
+		return manifest[0].RepoTags
+	}
 }
 
 func image(t *testing.T, out, svc string) (v1.Image, v1.Hash) {

@@ -42,6 +42,8 @@ func run(ctx context.Context, args []string) error {
 	metrics := fs.String("metrics-server-chart", "", "local metrics-server chart (offline)")
 	nats := fs.String("nats-chart", "", "local NATS chart; without it (and offline) NATS is skipped: natsMode none")
 	skipAwait := fs.Bool("skip-await", false, "do not wait for workloads (a cluster with no kubelet)")
+	imageTag := fs.String("image-tag", "", "tag of the carrental.local/<service> images loaded into the cluster (scripts/build-images prints it); without it only the platform is deployed")
+	pullPolicy := fs.String("image-pull-policy", "", "Always (a registry serves the images) or IfNotPresent (images loaded into kind or minikube)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -68,6 +70,12 @@ func run(ctx context.Context, args []string) error {
 	}
 	if *skipAwait {
 		config["carrental:skipAwait"] = "true"
+	}
+	if *imageTag != "" {
+		config["carrental:imageTag"] = *imageTag
+	}
+	if *pullPolicy != "" {
+		config["carrental:imagePullPolicy"] = *pullPolicy
 	}
 	s, err := testbed.OpenLocalStack(ctx, testbed.LocalStackOptions{
 		ToolsRoot: filepath.Join(cache, "tools"), StateDir: *state, Kubeconfig: kubeconfig, Config: config,

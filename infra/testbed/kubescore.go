@@ -1,0 +1,125 @@
+package testbed
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os/exec"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/yaml"
+)
+
+// RESTConfig is a client-go configuration for the admin user.
+func (c *Cluster) RESTConfig() *rest.Config {
+	return &rest.Config{
+		Host:            c.URL,
+		BearerToken:     c.Token,
+		TLSClientConfig: rest.TLSClientConfig{Insecure: true}, // self-signed, loopback only
+	}
+}
+
+// Workloads reads back every object of namespace that kube-score scores
+// (Deployments with the Services, autoscalers, disruption budgets and
+// network policies that refer to them) as one YAML stream, the form
+// `kube-score score` reads.
+func Workloads(ctx context.Context, cs kubernetes.Interface, namespace string) ([]byte, error) {
+	var docs []runtime.Object
+	add := func(kind, apiVersion string, list runtime.Object, err error) error {
+		if err != nil {
+			return fmt.Errorf("list %s: %w", kind, err)
+		}
+		items, err := meta.ExtractList(list)
+		if err != nil {
+			return err
+		}
+		for _, obj := range items {
+			m, err := meta.Accessor(obj)
+			if err != nil {
+				return err
+			}
+			m.SetManagedFields(nil) // noise to a reader, ignored by kube-score
+			// Items of a list come without their kind.
+			obj.GetObjectKind().SetGroupVersionKind(schema.FromAPIVersionAndKind(apiVersion, kind))
+			docs = append(docs, obj)
+		}
+		return nil
+	}
+	opts := metav1.ListOptions{}
+	deps, err := cs.AppsV1().Deployments(namespace).List(ctx, opts)
+	if err := add("Deployment", "apps/v1", deps, err); err != nil {
+		return nil, err
+	}
+	svcs, err := cs.CoreV1().Services(namespace).List(ctx, opts)
+	if err := add("Service", "v1", svcs, err); err != nil {
+		return nil, err
+	}
+	hpas, err := cs.AutoscalingV2().HorizontalPodAutoscalers(namespace).List(ctx, opts)
+	if err := add("HorizontalPodAutoscaler", "autoscaling/v2", hpas, err); err != nil {
+		return nil, err
+	}
+	pdbs, err := cs.PolicyV1().PodDisruptionBudgets(namespace).List(ctx, opts)
+	if err := add("PodDisruptionBudget", "policy/v1", pdbs, err); err != nil {
+		return nil, err
+	}
+	pols, err := cs.NetworkingV1().NetworkPolicies(namespace).List(ctx, opts)
+	if err := add("NetworkPolicy", "networking.k8s.io/v1", pols, err); err != nil {
+		return nil, err
+	}
+	if len(docs) == 0 {
+		return nil, fmt.Errorf("namespace %s holds nothing to score", namespace)
+	}
+	var out bytes.Buffer
+	for _, d := range docs {
+		b, err := yaml.Marshal(d)
+		if err != nil {
+			return nil, err
+		}
+		out.WriteString("---\n")
+		out.Write(b)
+	}
+	return out.Bytes(), nil
+}
+
+// Score is what kube-score found: one line per failed check.
+type Score struct {
+	Critical, Warning []string
+}
+
+// KubeScore runs the kube-score binary over manifests.
+func KubeScore(ctx context.Context, bin string, manifests []byte) (Score, error) {
+	cmd := exec.CommandContext(ctx, bin, "score", "--output-format", "ci", "-")
+	cmd.Stdin = bytes.NewReader(manifests)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	// kube-score exits 1 when it found a CRITICAL: that is a result, not a
+	// failure to score.
+	var exit *exec.ExitError
+	if err != nil && !(errors.As(err, &exit) && exit.ExitCode() == 1 && len(out) > 0) {
+		return Score{}, fmt.Errorf("kube-score: %v\n%s", err, stderr.String())
+	}
+	var s Score
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	for sc.Scan() {
+		line := sc.Text()
+		switch {
+		case strings.HasPrefix(line, "[CRITICAL]"):
+			s.Critical = append(s.Critical, line)
+		case strings.HasPrefix(line, "[WARNING]"):
+			s.Warning = append(s.Warning, line)
+		}
+	}
+	if errors.As(err, &exit) && len(s.Critical) == 0 {
+		return s, fmt.Errorf("kube-score exited %d without a CRITICAL line\n%s%s", exit.ExitCode(), out, stderr.String())
+	}
+	return s, nil
+}
