@@ -64,6 +64,11 @@ type Config struct {
 	DBStorageGB       int
 	DBPassword        pulumi.StringOutput // secret
 	HasDBPassword     bool
+	// DatabaseURL is a local stack's PostgreSQL (secret). Without it each
+	// pod keeps SQLite in its own emptyDir: fine to try the platform, but
+	// replicas of one service do not share data.
+	DatabaseURL    pulumi.StringOutput
+	HasDatabaseURL bool
 
 	// Kubernetes (both targets)
 	Kubeconfig      string // local: path or contents; empty = ambient
@@ -156,6 +161,9 @@ func Load(ctx *pulumi.Context) (Config, error) {
 	}
 	if pw, err := c.TrySecret("dbPassword"); err == nil {
 		cfg.DBPassword, cfg.HasDBPassword = pw, true
+	}
+	if u, err := c.TrySecret("databaseUrl"); err == nil {
+		cfg.DatabaseURL, cfg.HasDatabaseURL = u, true
 	}
 	return cfg, cfg.validate()
 }

@@ -53,6 +53,13 @@ func Program(ctx *pulumi.Context) error {
 		for _, s := range contract.Services() {
 			platform.repos[s] = pulumi.String(LocalImageRepo + "/" + string(s))
 		}
+		if cfg.HasDatabaseURL {
+			// Wherever it runs: the cluster's own network is unknown here.
+			platform.databaseURL, platform.hasDatabase, platform.databaseCIDR = cfg.DatabaseURL, true, "0.0.0.0/0"
+		} else {
+			_ = ctx.Log.Warn("no carrental:databaseUrl: every pod keeps SQLite in its own emptyDir, so replicas of one service "+
+				"do not share data and a restart loses it. Fine to try the platform; set a PostgreSQL URL to keep data.", nil)
+		}
 	}
 	return deploy(ctx, cfg, platform)
 }
@@ -89,10 +96,11 @@ func images(cfg config.Config, repos map[contract.Service]pulumi.StringInput) (m
 
 // platform is what the app is deployed onto.
 type platform struct {
-	provider    *kubernetes.Provider
-	repos       map[contract.Service]pulumi.StringInput
-	databaseURL pulumi.StringOutput
-	hasDatabase bool
+	provider     *kubernetes.Provider
+	repos        map[contract.Service]pulumi.StringInput
+	databaseURL  pulumi.StringOutput
+	hasDatabase  bool
+	databaseCIDR string // where the NetworkPolicies let the services reach it
 }
 
 func awsPlatform(ctx *pulumi.Context, name string, cfg config.Config) (platform, error) {
@@ -121,7 +129,7 @@ func awsPlatform(ctx *pulumi.Context, name string, cfg config.Config) (platform,
 	if err != nil {
 		return p, err
 	}
-	p.databaseURL, p.hasDatabase = db.URL, true
+	p.databaseURL, p.hasDatabase, p.databaseCIDR = db.URL, true, cfg.VpcCidr
 	urls := pulumi.StringMap{}
 	for s, u := range reg.URLs {
 		p.repos[s] = u
@@ -233,11 +241,12 @@ func deploy(ctx *pulumi.Context, cfg config.Config, p platform) error {
 }
 
 // outsideCluster is what the services reach beyond the cluster's pods:
-// RDS inside the VPC, an external NATS on its port anywhere.
+// PostgreSQL (RDS inside the VPC; a local stack's carrental:databaseUrl)
+// and an external NATS, each on its port.
 func outsideCluster(cfg config.Config, p platform) networkingv1.NetworkPolicyEgressRuleArray {
 	var rules networkingv1.NetworkPolicyEgressRuleArray
 	if p.hasDatabase {
-		rules = append(rules, app.EgressTo(cfg.VpcCidr, database.PostgresPort))
+		rules = append(rules, app.EgressTo(p.databaseCIDR, database.PostgresPort))
 	}
 	if cfg.NATSMode == "external" {
 		rules = append(rules, app.EgressTo("0.0.0.0/0", natsPort(cfg.NATSURL)))

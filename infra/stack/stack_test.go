@@ -388,3 +388,25 @@ func TestNetworkPoliciesFollowTheCallGraph(t *testing.T) {
 		t.Errorf("external NATS egress %s: want its port", e)
 	}
 }
+
+func TestLocalStackSharesAPostgreSQLWhenGivenOne(t *testing.T) {
+	cfg := map[string]string{"carrental:target": "local", "carrental:imageTag": "v1", "carrental:databaseUrl": "postgres://u:p@pg.example:5432/rental"}
+	r := run(t, "local", cfg)
+	secret := r.find(t, "kubernetes:core/v1:Secret", "database")
+	if !strings.Contains(plain(secret.Inputs["stringData"]), "pg.example") {
+		t.Errorf("database secret %v", secret.Inputs["stringData"])
+	}
+	for _, s := range contract.Services() {
+		env := fmtAny(at(t, r.find(t, deployment, string(s)).Inputs, "spec.template.spec.containers.0.env"))
+		if !strings.Contains(env, "DATABASE_URL") || !strings.Contains(env, "carrental-database") {
+			t.Errorf("%s does not read DATABASE_URL from the secret: %s", s, env)
+		}
+	}
+	egress := fmtAny(at(t, r.find(t, "kubernetes:networking.k8s.io/v1:NetworkPolicy", "payment").Inputs, "spec.egress"))
+	if !strings.Contains(egress, "5432") {
+		t.Errorf("payment cannot reach the database: %s", egress)
+	}
+	if n := len(run(t, "local", localConfig).all("kubernetes:core/v1:Secret")); n != 0 {
+		t.Errorf("%d Secrets without a database", n)
+	}
+}

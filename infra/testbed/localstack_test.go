@@ -316,4 +316,22 @@ func scoreWorkloads(ctx context.Context, t *testing.T, cs kubernetes.Interface, 
 	for _, line := range score.Warning {
 		t.Logf("kube-score: %s", line)
 	}
+
+	// The add-ons are upstream charts with upstream defaults: their
+	// findings are reported, not enforced.
+	for _, addon := range []string{"istio-system", "istio-ingress", "kube-system"} {
+		manifests, err := testbed.Workloads(ctx, cs, addon)
+		if err != nil {
+			t.Logf("kube-score %s: %v", addon, err)
+			continue
+		}
+		score, err := testbed.KubeScore(ctx, bin, manifests)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("kube-score %s (upstream chart, not enforced): %d critical, %d warnings", addon, len(score.Critical), len(score.Warning))
+		for _, line := range score.Critical {
+			t.Logf("kube-score %s: %s", addon, line)
+		}
+	}
 }
