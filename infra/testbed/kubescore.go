@@ -4,11 +4,13 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os/exec"
 	"strings"
 
+	appsv1 "k8s.io/api/apps/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -55,6 +57,11 @@ func Workloads(ctx context.Context, cs kubernetes.Interface, namespace string) (
 	}
 	opts := metav1.ListOptions{}
 	deps, err := cs.AppsV1().Deployments(namespace).List(ctx, opts)
+	if err == nil {
+		for i := range deps.Items {
+			dropDefaultedReplicas(&deps.Items[i])
+		}
+	}
 	if err := add("Deployment", "apps/v1", deps, err); err != nil {
 		return nil, err
 	}
@@ -87,6 +94,29 @@ func Workloads(ctx context.Context, cs kubernetes.Interface, namespace string) (
 		out.Write(b)
 	}
 	return out.Bytes(), nil
+}
+
+// dropDefaultedReplicas removes spec.replicas unless a client declared it.
+// The API server fills in replicas: 1 when a manifest leaves it out (as it
+// should when an HPA owns the count), and an autoscaler writes it through
+// the scale subresource; neither is in the manifest kube-score is meant to
+// judge. The managed fields tell them apart: a declared replicas field is
+// owned by a manager of the main resource.
+func dropDefaultedReplicas(d *appsv1.Deployment) {
+	for _, mf := range d.ManagedFields {
+		if mf.Subresource != "" || mf.FieldsV1 == nil {
+			continue
+		}
+		var fields struct {
+			Spec map[string]json.RawMessage `json:"f:spec"`
+		}
+		if json.Unmarshal(mf.FieldsV1.Raw, &fields) == nil {
+			if _, declared := fields.Spec["f:replicas"]; declared {
+				return
+			}
+		}
+	}
+	d.Spec.Replicas = nil
 }
 
 // Score is what kube-score found: one line per failed check.
