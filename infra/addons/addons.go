@@ -21,6 +21,8 @@ const (
 	IstioNamespace   = "istio-system"
 	IngressNamespace = "istio-ingress"
 	NATSNamespace    = "nats"
+
+	metricsServerNamespace = "kube-system"
 )
 
 // IngressPrincipal is the ingress gateway's mTLS identity (the chart names
@@ -65,9 +67,12 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		}, child, pulumi.DependsOn(deps))
 	}
 
-	if _, err := chart(ctx, "metrics-server", args.MetricsServer, "metrics-server", "kube-system", pulumi.Map{
-		"args": pulumi.StringArray{pulumi.String("--kubelet-preferred-address-types=InternalIP")},
-	}, args.SkipAwait, child); err != nil {
+	metricsServer, err := chart(ctx, "metrics-server", args.MetricsServer, "metrics-server", metricsServerNamespace,
+		pulumi.ToMap(metricsServerValues()), args.SkipAwait, child)
+	if err != nil {
+		return nil, err
+	}
+	if err := metricsServerPolicy(ctx, child, pulumi.DependsOn([]pulumi.Resource{metricsServer})); err != nil {
 		return nil, err
 	}
 
@@ -81,7 +86,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	if err != nil {
 		return nil, err
 	}
-	istiod, err := chart(ctx, "istiod", args.Istio, "istiod", IstioNamespace, pulumi.Map{}, args.SkipAwait, child,
+	istiod, err := chart(ctx, "istiod", args.Istio, "istiod", IstioNamespace, pulumi.ToMap(istiodValues(args.Istio.Version)), args.SkipAwait, child,
 		pulumi.DependsOn([]pulumi.Resource{base}))
 	if err != nil {
 		return nil, err
@@ -92,9 +97,8 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	if err != nil {
 		return nil, err
 	}
-	if a.Ingress, err = chart(ctx, "istio-ingressgateway", args.Istio, "gateway", IngressNamespace, pulumi.Map{
-		"name": pulumi.String("istio-ingressgateway"),
-	}, args.SkipAwait, child, pulumi.DependsOn([]pulumi.Resource{ingressNS, istiod})); err != nil {
+	if a.Ingress, err = chart(ctx, "istio-ingressgateway", args.Istio, "gateway", IngressNamespace,
+		pulumi.ToMap(ingressValues(args.Istio.Version)), args.SkipAwait, child, pulumi.DependsOn([]pulumi.Resource{ingressNS, istiod})); err != nil {
 		return nil, err
 	}
 

@@ -153,3 +153,39 @@ func KubeScore(ctx context.Context, bin string, manifests []byte) (Score, error)
 	}
 	return s, nil
 }
+
+// Exemption accepts one finding on one object, for a reason no setting of
+// ours can change (an upstream chart's fixed template, say).
+type Exemption struct {
+	Namespace, Object string // the object's name and namespace
+	Finding           string // a substring of kube-score's message
+	Why               string
+}
+
+func (e Exemption) covers(line string) bool {
+	return strings.Contains(line, "] "+e.Object+"/"+e.Namespace+" ") && strings.Contains(line, e.Finding)
+}
+
+// Unexempted returns the CRITICAL findings no exemption covers, and the
+// exemptions of namespace that covered nothing: a stale exemption hides the
+// next finding of its kind, so it must go as soon as upstream fixes it.
+func (s Score) Unexempted(namespace string, exemptions []Exemption) (failing []string, stale []Exemption) {
+	used := make([]bool, len(exemptions))
+	for _, line := range s.Critical {
+		covered := false
+		for i, e := range exemptions {
+			if e.Namespace == namespace && e.covers(line) {
+				used[i], covered = true, true
+			}
+		}
+		if !covered {
+			failing = append(failing, line)
+		}
+	}
+	for i, e := range exemptions {
+		if e.Namespace == namespace && !used[i] {
+			stale = append(stale, e)
+		}
+	}
+	return failing, stale
+}

@@ -33,3 +33,23 @@ func TestOnlyDeclaredReplicasAreScored(t *testing.T) {
 		})
 	}
 }
+
+func TestExemptionsCoverOnlyTheirObjectAndFinding(t *testing.T) {
+	score := Score{Critical: []string{
+		"[CRITICAL] istiod/istio-system apps/v1/Deployment: (discovery) The container is running with a low user ID",
+		"[CRITICAL] istiod/istio-system apps/v1/Deployment: (discovery) CPU limit is not set",
+		"[CRITICAL] istiod-canary/istio-system apps/v1/Deployment: (discovery) The container is running with a low user ID",
+	}}
+	exemptions := []Exemption{
+		{Namespace: "istio-system", Object: "istiod", Finding: "low user ID"},
+		{Namespace: "istio-system", Object: "istiod", Finding: "low group ID"},
+		{Namespace: "istio-ingress", Object: "istiod", Finding: "CPU limit"},
+	}
+	failing, stale := score.Unexempted("istio-system", exemptions)
+	if len(failing) != 2 || failing[0] != score.Critical[1] || failing[1] != score.Critical[2] {
+		t.Errorf("failing %q: want the CPU limit and the other object's finding", failing)
+	}
+	if len(stale) != 1 || stale[0].Finding != "low group ID" {
+		t.Errorf("stale %v: want only the unused exemption of this namespace", stale)
+	}
+}

@@ -294,44 +294,34 @@ func checkWriteUpValues(ctx context.Context, t *testing.T, cs kubernetes.Interfa
 	}
 }
 
-// scoreWorkloads runs kube-score over everything the stack put in the app
-// namespace and fails on any CRITICAL finding.
+// scoreWorkloads runs kube-score over every workload the stack installs,
+// the app's and the add-ons', and fails on any CRITICAL finding that
+// addOnExemptions does not name.
 func scoreWorkloads(ctx context.Context, t *testing.T, cs kubernetes.Interface, bin string) {
 	t.Helper()
 	if _, err := os.Stat(bin); err != nil {
 		t.Fatalf("kube-score not built (scripts/build-tools kube-score): %v", err)
 	}
-	manifests, err := testbed.Workloads(ctx, cs, ns)
-	if err != nil {
-		t.Fatal(err)
-	}
-	score, err := testbed.KubeScore(ctx, bin, manifests)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, line := range score.Critical {
-		t.Errorf("kube-score: %s", line)
-	}
-	t.Logf("kube-score over %d objects: %d critical, %d warnings", strings.Count(string(manifests), "---\n"), len(score.Critical), len(score.Warning))
-	for _, line := range score.Warning {
-		t.Logf("kube-score: %s", line)
-	}
-
-	// The add-ons are upstream charts with upstream defaults: their
-	// findings are reported, not enforced.
-	for _, addon := range []string{"istio-system", "istio-ingress", "kube-system"} {
-		manifests, err := testbed.Workloads(ctx, cs, addon)
+	for _, namespace := range []string{ns, "istio-system", "istio-ingress", "kube-system"} {
+		manifests, err := testbed.Workloads(ctx, cs, namespace)
 		if err != nil {
-			t.Logf("kube-score %s: %v", addon, err)
-			continue
+			t.Fatal(err)
 		}
 		score, err := testbed.KubeScore(ctx, bin, manifests)
 		if err != nil {
 			t.Fatal(err)
 		}
-		t.Logf("kube-score %s (upstream chart, not enforced): %d critical, %d warnings", addon, len(score.Critical), len(score.Warning))
-		for _, line := range score.Critical {
-			t.Logf("kube-score %s: %s", addon, line)
+		failing, stale := score.Unexempted(namespace, addOnExemptions)
+		t.Logf("kube-score %s: %d objects, %d critical (%d exempted), %d warnings", namespace,
+			strings.Count(string(manifests), "---\n"), len(score.Critical), len(score.Critical)-len(failing), len(score.Warning))
+		for _, line := range failing {
+			t.Errorf("kube-score: %s", line)
+		}
+		for _, e := range stale {
+			t.Errorf("kube-score: exemption %s/%s %q matches nothing: remove it", e.Namespace, e.Object, e.Finding)
+		}
+		for _, line := range score.Warning {
+			t.Logf("kube-score: %s", line)
 		}
 	}
 }
