@@ -15,13 +15,13 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/carrental/carrental/infra/addons"
-	"github.com/carrental/carrental/infra/app"
 	"github.com/carrental/carrental/infra/cluster"
 	"github.com/carrental/carrental/infra/config"
 	"github.com/carrental/carrental/infra/database"
 	"github.com/carrental/carrental/infra/mesh"
 	"github.com/carrental/carrental/infra/network"
 	"github.com/carrental/carrental/infra/registry"
+	"github.com/carrental/carrental/infra/workloads"
 	"github.com/carrental/carrental/svc/contract"
 )
 
@@ -179,7 +179,7 @@ func deploy(ctx *pulumi.Context, cfg config.Config, p platform) error {
 			SecretKeyRef: &corev1.SecretKeySelectorArgs{Name: secret.Metadata.Name().Elem(), Key: pulumi.String("url")},
 		}})
 	}
-	region, err := app.RentalRegion(ctx, ns, cfg.RentalCountry, cfg.RentalRegion, k8s, afterIstio)
+	region, err := workloads.RentalRegion(ctx, ns, cfg.RentalCountry, cfg.RentalRegion, k8s, afterIstio)
 	if err != nil {
 		return err
 	}
@@ -196,7 +196,7 @@ func deploy(ctx *pulumi.Context, cfg config.Config, p platform) error {
 		if imgs == nil {
 			break
 		}
-		args := app.ServiceArgs{
+		args := workloads.ServiceArgs{
 			Service: s, Namespace: ns, Image: imgs[s], ImagePullPolicy: cfg.ImagePullPolicy, Env: shared,
 			MemoryReq: cfg.MemoryRequest, MemoryLimit: cfg.MemoryLimit, SkipAwait: cfg.SkipAwait, Egress: egress,
 		}
@@ -209,12 +209,12 @@ func deploy(ctx *pulumi.Context, cfg config.Config, p platform) error {
 		}
 		args.DependsOn = istio
 		if s == contract.Rental {
-			env, vols, mounts := app.RentalRegionWiring()
+			env, vols, mounts := workloads.RentalRegionWiring()
 			args.Env = append(append(corev1.EnvVarArray{}, shared...), env...)
 			args.Volumes, args.Mounts = vols, mounts
 			args.DependsOn = append(append([]pulumi.Resource{}, istio...), region)
 		}
-		if _, err := app.NewService(ctx, args, k8s); err != nil {
+		if _, err := workloads.NewService(ctx, args, k8s); err != nil {
 			return fmt.Errorf("%s: %w", s, err)
 		}
 	}
@@ -246,10 +246,10 @@ func deploy(ctx *pulumi.Context, cfg config.Config, p platform) error {
 func outsideCluster(cfg config.Config, p platform) networkingv1.NetworkPolicyEgressRuleArray {
 	var rules networkingv1.NetworkPolicyEgressRuleArray
 	if p.hasDatabase {
-		rules = append(rules, app.EgressTo(p.databaseCIDR, database.PostgresPort))
+		rules = append(rules, workloads.EgressTo(p.databaseCIDR, database.PostgresPort))
 	}
 	if cfg.NATSMode == "external" {
-		rules = append(rules, app.EgressTo("0.0.0.0/0", natsPort(cfg.NATSURL)))
+		rules = append(rules, workloads.EgressTo("0.0.0.0/0", natsPort(cfg.NATSURL)))
 	}
 	return rules
 }

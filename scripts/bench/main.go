@@ -24,7 +24,7 @@ import (
 	"time"
 
 	"github.com/carrental/carrental/svc/contract"
-	"github.com/carrental/carrental/svc/loadgen"
+	"github.com/carrental/carrental/svc/tools/loadgen"
 )
 
 func main() {

@@ -14,9 +14,9 @@ import (
 	"time"
 
 	"github.com/carrental/carrental/svc/contract"
-	"github.com/carrental/carrental/svc/errs"
-	"github.com/carrental/carrental/svc/httpkit"
-	"github.com/carrental/carrental/svc/kitmw"
+	"github.com/carrental/carrental/svc/platform/endpointmw"
+	"github.com/carrental/carrental/svc/platform/errs"
+	"github.com/carrental/carrental/svc/platform/httpx"
 )
 
 // Upstreams gives the base URL of each routed service.
@@ -24,8 +24,8 @@ type Upstreams func(contract.Service) string
 
 // New returns the gateway handler. transport carries the calls (the
 // resilience transport in production).
-func New(upstreams Upstreams, transport http.RoundTripper, log *slog.Logger, m *kitmw.Metrics) (http.Handler, error) {
-	r := httpkit.NewRouter()
+func New(upstreams Upstreams, transport http.RoundTripper, log *slog.Logger, m *endpointmw.Metrics) (http.Handler, error) {
+	r := httpx.NewRouter()
 	for prefix, svc := range contract.Routes() {
 		target, err := url.Parse(upstreams(svc))
 		if err != nil {
@@ -63,12 +63,12 @@ func proxyError(svc contract.Service, log *slog.Logger) func(http.ResponseWriter
 			err = errs.Wrap(errs.Unavailable, err, "%s is unavailable", svc)
 		}
 		log.Warn("upstream failed", "service", svc, "path", r.URL.Path, "err", err)
-		httpkit.EncodeError(r.Context(), err, w)
+		httpx.EncodeError(r.Context(), err, w)
 	}
 }
 
 // instrument counts and times requests per routed service and status.
-func instrument(route string, next http.Handler, m *kitmw.Metrics) http.Handler {
+func instrument(route string, next http.Handler, m *endpointmw.Metrics) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}

@@ -12,10 +12,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/carrental/carrental/svc/contract"
-	"github.com/carrental/carrental/svc/errs"
 	"github.com/carrental/carrental/svc/gateway"
-	"github.com/carrental/carrental/svc/httpkit"
-	"github.com/carrental/carrental/svc/kitmw"
+	"github.com/carrental/carrental/svc/platform/endpointmw"
+	"github.com/carrental/carrental/svc/platform/errs"
+	"github.com/carrental/carrental/svc/platform/httpx"
 )
 
 func TestGatewayRoutesOnlyPublicPaths(t *testing.T) {
@@ -33,7 +33,7 @@ func TestGatewayRoutesOnlyPublicPaths(t *testing.T) {
 	// payment is down.
 	upstreams[contract.Payment] = "http://127.0.0.1:1"
 	h, err := gateway.New(func(s contract.Service) string { return upstreams[s] }, http.DefaultTransport,
-		slog.New(slog.NewTextHandler(io.Discard, nil)), kitmw.NewMetrics(prometheus.NewRegistry(), "gateway"))
+		slog.New(slog.NewTextHandler(io.Discard, nil)), endpointmw.NewMetrics(prometheus.NewRegistry(), "gateway"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,7 +59,7 @@ func TestGatewayRoutesOnlyPublicPaths(t *testing.T) {
 			t.Fatalf("%s %s: %d, want %d (%s)", tc.method, tc.path, rec.Code, tc.status, rec.Body)
 		}
 		if tc.status >= 400 && tc.status != 418 {
-			var body httpkit.ErrorBody
+			var body httpx.ErrorBody
 			if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil || body.Message == "" {
 				t.Fatalf("%s %s: error body %q", tc.method, tc.path, rec.Body)
 			}

@@ -6,21 +6,22 @@ package management
 
 import (
 	"context"
-	"regexp"
 	"time"
 
-	"github.com/carrental/carrental/svc/errs"
-	"github.com/carrental/carrental/svc/event"
-	"github.com/carrental/carrental/svc/value"
+	"github.com/carrental/carrental/svc/platform/errs"
+	"github.com/carrental/carrental/svc/platform/event"
+	"github.com/carrental/carrental/svc/platform/lifecycle"
+	"github.com/carrental/carrental/svc/platform/value"
 )
 
-// Status is a car's availability.
-type Status string
+// Status is a car's availability. Management owns the words; they live in
+// the shared vocabulary because reservation and view read them too.
+type Status = value.CarStatus
 
 const (
-	Waiting  Status = "WAITING" // available
-	Reserved Status = "RESERVED"
-	Rented   Status = "RENTED"
+	Waiting  = value.CarWaiting // available
+	Reserved = value.CarReserved
+	Rented   = value.CarRented
 )
 
 // Car is one car of the fleet, with the write-up's field names.
@@ -31,33 +32,9 @@ type Car struct {
 	CarRegDt   value.Date   `json:"carRegDt"`
 	// ResrvNo is the reservation the status belongs to, if any.
 	ResrvNo string `json:"resrvNo,omitempty"`
-	// Stage is that reservation's lifecycle stage (see event.Decide).
-	Stage     int       `json:"-"`
-	UpdatedAt time.Time `json:"updatedAt"`
-}
-
-var carNoPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
-
-// ValidateCarNo checks a car number: 1 to 64 letters, digits, - or _.
-func ValidateCarNo(carNo string) error {
-	if carNo == "" {
-		return errs.E(errs.Invalid, "carNo is required")
-	}
-	if !carNoPattern.MatchString(carNo) {
-		return errs.E(errs.Invalid, "carNo %q must be 1 to 64 letters, digits, - or _", carNo)
-	}
-	return nil
-}
-
-// StatusOfStage is the car status a lifecycle stage means.
-func StatusOfStage(stage int) Status {
-	switch stage {
-	case event.StageReserved:
-		return Reserved
-	case event.StageRented:
-		return Rented
-	}
-	return Waiting
+	// Stage is that reservation's lifecycle stage (see lifecycle.Decide).
+	Stage     lifecycle.Stage `json:"-"`
+	UpdatedAt time.Time       `json:"updatedAt"`
 }
 
 // Repository keeps cars. Every write that has an event stores it in the
@@ -69,8 +46,9 @@ type Repository interface {
 	UpdateAmount(ctx context.Context, carNo string, amt value.Amount, at time.Time, evt func(Car) (event.Event, error)) (Car, error)
 	Delete(ctx context.Context, carNo string, evt event.Event) error
 	// ApplyLifecycle moves a car along a reservation's lifecycle for evt,
-	// at most once per event.
-	ApplyLifecycle(ctx context.Context, evt event.Event, carNo, resrvNo string, stage int) (event.Decision, error)
+	// at most once per event; an event that overtook its predecessor is an
+	// error wrapping lifecycle.ErrWait.
+	ApplyLifecycle(ctx context.Context, evt event.Event, step lifecycle.Step) error
 }
 
 // Errors the repository reports.

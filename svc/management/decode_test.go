@@ -5,8 +5,8 @@ import (
 	"net/http/httptest"
 	"testing"
 
-	"github.com/carrental/carrental/svc/errs"
 	"github.com/carrental/carrental/svc/management"
+	"github.com/carrental/carrental/svc/platform/errs"
 )
 
 func FuzzDecodeRegister(f *testing.F) {

@@ -6,9 +6,9 @@ import (
 
 	"github.com/go-kit/kit/endpoint"
 
-	"github.com/carrental/carrental/svc/httpkit"
-	"github.com/carrental/carrental/svc/kitmw"
-	"github.com/carrental/carrental/svc/value"
+	"github.com/carrental/carrental/svc/platform/endpointmw"
+	"github.com/carrental/carrental/svc/platform/httpx"
+	"github.com/carrental/carrental/svc/platform/value"
 )
 
 // Endpoints are the fleet's go-kit endpoints.
@@ -17,14 +17,14 @@ type Endpoints struct {
 }
 
 // MakeEndpoints wraps each use case in logging and instrumentation.
-func MakeEndpoints(s Service, log *slog.Logger, m *kitmw.Metrics) Endpoints {
+func MakeEndpoints(s Service, log *slog.Logger, m *endpointmw.Metrics) Endpoints {
 	return Endpoints{
-		Register:     kitmw.Chain(makeRegister(s), "register_car", log, m),
-		Get:          kitmw.Chain(makeGet(s), "get_car", log, m),
-		List:         kitmw.Chain(makeList(s), "list_cars", log, m),
-		ChangeAmount: kitmw.Chain(makeChangeAmount(s), "change_amount", log, m),
-		Remove:       kitmw.Chain(makeRemove(s), "remove_car", log, m),
-		Quote: kitmw.Chain(func(ctx context.Context, req any) (any, error) {
+		Register:     endpointmw.Chain(makeRegister(s), "register_car", log, m),
+		Get:          endpointmw.Chain(makeGet(s), "get_car", log, m),
+		List:         endpointmw.Chain(makeList(s), "list_cars", log, m),
+		ChangeAmount: endpointmw.Chain(makeChangeAmount(s), "change_amount", log, m),
+		Remove:       endpointmw.Chain(makeRemove(s), "remove_car", log, m),
+		Quote: endpointmw.Chain(func(ctx context.Context, req any) (any, error) {
 			return s.Quote(ctx, req.(QuoteRequest))
 		}, "quote", log, m),
 	}
@@ -36,7 +36,7 @@ func makeRegister(s Service) endpoint.Endpoint {
 		if err != nil {
 			return nil, err
 		}
-		return httpkit.Written{Value: car, Created: created}, nil
+		return httpx.Written{Value: car, Created: created}, nil
 	}
 }
 

@@ -5,11 +5,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/carrental/carrental/svc/event"
 	"github.com/carrental/carrental/svc/management"
 	"github.com/carrental/carrental/svc/management/sqlstore"
-	"github.com/carrental/carrental/svc/sqldb"
-	"github.com/carrental/carrental/svc/sqldb/sqldbtest"
+	"github.com/carrental/carrental/svc/platform/event"
+	"github.com/carrental/carrental/svc/platform/sqldb"
+	"github.com/carrental/carrental/svc/platform/sqldb/sqldbtest"
 )
 
 func lifecycle(t *testing.T, typ event.Type, resrvNo string) event.Event {

@@ -3,8 +3,8 @@ package management
 import (
 	"math"
 
-	"github.com/carrental/carrental/svc/errs"
-	"github.com/carrental/carrental/svc/value"
+	"github.com/carrental/carrental/svc/platform/errs"
+	"github.com/carrental/carrental/svc/platform/value"
 )
 
 // A fare quote prices every day of a rental (weekends and the summer
@@ -38,7 +38,7 @@ type Quote struct {
 
 // Validate checks the range and the amount of work asked for.
 func (q QuoteRequest) Validate() error {
-	if err := ValidateCarNo(q.CarNo); err != nil {
+	if err := value.ValidateID("carNo", q.CarNo); err != nil {
 		return err
 	}
 	if q.From == "" || q.To == "" {

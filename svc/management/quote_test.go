@@ -4,8 +4,8 @@ import (
 	"net/http/httptest"
 	"testing"
 
-	"github.com/carrental/carrental/svc/errs"
 	"github.com/carrental/carrental/svc/management"
+	"github.com/carrental/carrental/svc/platform/errs"
 )
 
 func TestPriceQuote(t *testing.T) {

@@ -6,9 +6,9 @@ import (
 	"time"
 
 	"github.com/carrental/carrental/svc/contract"
-	"github.com/carrental/carrental/svc/errs"
-	"github.com/carrental/carrental/svc/event"
-	"github.com/carrental/carrental/svc/value"
+	"github.com/carrental/carrental/svc/platform/errs"
+	"github.com/carrental/carrental/svc/platform/event"
+	"github.com/carrental/carrental/svc/platform/value"
 )
 
 // Service is the fleet's use cases.
@@ -34,7 +34,7 @@ type RegisterRequest struct {
 
 // Validate checks a registration.
 func (r RegisterRequest) Validate() error {
-	if err := ValidateCarNo(r.CarNo); err != nil {
+	if err := value.ValidateID("carNo", r.CarNo); err != nil {
 		return err
 	}
 	if r.RentalAmt == 0 {
@@ -88,7 +88,7 @@ func (s *service) Register(ctx context.Context, r RegisterRequest) (Car, bool, e
 }
 
 func (s *service) Get(ctx context.Context, carNo string) (Car, error) {
-	if err := ValidateCarNo(carNo); err != nil {
+	if err := value.ValidateID("carNo", carNo); err != nil {
 		return Car{}, err
 	}
 	return s.repo.Get(ctx, carNo)
@@ -97,7 +97,7 @@ func (s *service) Get(ctx context.Context, carNo string) (Car, error) {
 func (s *service) List(ctx context.Context) ([]Car, error) { return s.repo.List(ctx) }
 
 func (s *service) ChangeAmount(ctx context.Context, carNo string, amt value.Amount) (Car, error) {
-	if err := ValidateCarNo(carNo); err != nil {
+	if err := value.ValidateID("carNo", carNo); err != nil {
 		return Car{}, err
 	}
 	if err := amt.Validate(); err != nil {
@@ -114,7 +114,7 @@ func (s *service) ChangeAmount(ctx context.Context, carNo string, amt value.Amou
 }
 
 func (s *service) Remove(ctx context.Context, carNo string) error {
-	if err := ValidateCarNo(carNo); err != nil {
+	if err := value.ValidateID("carNo", carNo); err != nil {
 		return err
 	}
 	car, err := s.repo.Get(ctx, carNo)

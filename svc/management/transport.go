@@ -8,22 +8,22 @@ import (
 	kithttp "github.com/go-kit/kit/transport/http"
 
 	"github.com/carrental/carrental/svc/contract"
-	"github.com/carrental/carrental/svc/errs"
-	"github.com/carrental/carrental/svc/httpkit"
-	"github.com/carrental/carrental/svc/value"
+	"github.com/carrental/carrental/svc/platform/errs"
+	"github.com/carrental/carrental/svc/platform/httpx"
+	"github.com/carrental/carrental/svc/platform/value"
 )
 
 // MakeHandler routes the write-up's /carManagements paths to the endpoints.
 func MakeHandler(e Endpoints) http.Handler {
-	opts := []kithttp.ServerOption{kithttp.ServerErrorEncoder(httpkit.EncodeError)}
-	r := httpkit.NewRouter()
+	opts := []kithttp.ServerOption{kithttp.ServerErrorEncoder(httpx.EncodeError)}
+	r := httpx.NewRouter()
 	p := contract.PathCarManagements
-	r.Handle("POST "+p, kithttp.NewServer(e.Register, decodeRegister, httpkit.EncodeResponse, opts...))
-	r.Handle("GET "+p, kithttp.NewServer(e.List, kithttp.NopRequestDecoder, httpkit.EncodeResponse, opts...))
-	r.Handle("GET "+p+"/{carNo}", kithttp.NewServer(e.Get, decodeCarNo, httpkit.EncodeResponse, opts...))
-	r.Handle("PATCH "+p+"/{carNo}", kithttp.NewServer(e.ChangeAmount, decodeChangeAmount, httpkit.EncodeResponse, opts...))
+	r.Handle("POST "+p, kithttp.NewServer(e.Register, decodeRegister, httpx.EncodeResponse, opts...))
+	r.Handle("GET "+p, kithttp.NewServer(e.List, kithttp.NopRequestDecoder, httpx.EncodeResponse, opts...))
+	r.Handle("GET "+p+"/{carNo}", kithttp.NewServer(e.Get, decodeCarNo, httpx.EncodeResponse, opts...))
+	r.Handle("PATCH "+p+"/{carNo}", kithttp.NewServer(e.ChangeAmount, decodeChangeAmount, httpx.EncodeResponse, opts...))
 	r.Handle("DELETE "+p+"/{carNo}", kithttp.NewServer(e.Remove, decodeCarNo, encodeNoContent, opts...))
-	r.Handle("GET "+p+"/{carNo}/quote", kithttp.NewServer(e.Quote, decodeQuote, httpkit.EncodeResponse, opts...))
+	r.Handle("GET "+p+"/{carNo}/quote", kithttp.NewServer(e.Quote, decodeQuote, httpx.EncodeResponse, opts...))
 	return r
 }
 
@@ -32,7 +32,7 @@ func decodeRegister(_ context.Context, r *http.Request) (any, error) { return De
 // DecodeRegister reads and validates a POST /carManagements body.
 func DecodeRegister(r *http.Request) (RegisterRequest, error) {
 	var req RegisterRequest
-	if err := httpkit.DecodeJSON(r, &req); err != nil {
+	if err := httpx.DecodeJSON(r, &req); err != nil {
 		return req, err
 	}
 	return req, req.Validate()
@@ -49,7 +49,7 @@ func decodeChangeAmount(_ context.Context, r *http.Request) (any, error) {
 // DecodeChangeAmount reads a PATCH body: only rentalAmt may change.
 func DecodeChangeAmount(r *http.Request) (changeAmountRequest, error) {
 	var req changeAmountRequest
-	if err := httpkit.DecodeJSON(r, &req); err != nil {
+	if err := httpx.DecodeJSON(r, &req); err != nil {
 		return req, err
 	}
 	if req.ProcStatus != nil {

@@ -6,30 +6,30 @@ import (
 
 	"github.com/go-kit/kit/endpoint"
 
-	"github.com/carrental/carrental/svc/httpkit"
-	"github.com/carrental/carrental/svc/kitmw"
+	"github.com/carrental/carrental/svc/platform/endpointmw"
+	"github.com/carrental/carrental/svc/platform/httpx"
 )
 
 // Endpoints are the payment go-kit endpoints.
 type Endpoints struct{ Approve, Cancel, Get, List endpoint.Endpoint }
 
 // MakeEndpoints wraps each use case in logging and instrumentation.
-func MakeEndpoints(s Service, log *slog.Logger, m *kitmw.Metrics) Endpoints {
+func MakeEndpoints(s Service, log *slog.Logger, m *endpointmw.Metrics) Endpoints {
 	return Endpoints{
-		Approve: kitmw.Chain(func(ctx context.Context, req any) (any, error) {
+		Approve: endpointmw.Chain(func(ctx context.Context, req any) (any, error) {
 			p, created, err := s.Approve(ctx, req.(ApproveRequest))
 			if err != nil {
 				return nil, err
 			}
-			return httpkit.Written{Value: p, Created: created}, nil
+			return httpx.Written{Value: p, Created: created}, nil
 		}, "approve", log, m),
-		Cancel: kitmw.Chain(func(ctx context.Context, req any) (any, error) {
+		Cancel: endpointmw.Chain(func(ctx context.Context, req any) (any, error) {
 			return s.Cancel(ctx, req.(paymtNoRequest).PaymtNo)
 		}, "cancel", log, m),
-		Get: kitmw.Chain(func(ctx context.Context, req any) (any, error) {
+		Get: endpointmw.Chain(func(ctx context.Context, req any) (any, error) {
 			return s.Get(ctx, req.(paymtNoRequest).PaymtNo)
 		}, "get_payment", log, m),
-		List: kitmw.Chain(func(ctx context.Context, req any) (any, error) {
+		List: endpointmw.Chain(func(ctx context.Context, req any) (any, error) {
 			return s.List(ctx, req.(listRequest).ResrvNo)
 		}, "list_payments", log, m),
 	}

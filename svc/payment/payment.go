@@ -5,20 +5,20 @@ package payment
 
 import (
 	"context"
-	"regexp"
 	"time"
 
-	"github.com/carrental/carrental/svc/errs"
-	"github.com/carrental/carrental/svc/event"
-	"github.com/carrental/carrental/svc/value"
+	"github.com/carrental/carrental/svc/platform/errs"
+	"github.com/carrental/carrental/svc/platform/event"
+	"github.com/carrental/carrental/svc/platform/value"
 )
 
-// Status of a payment.
-type Status string
+// Status of a payment. Payment owns the words; they live in the shared
+// vocabulary because reservation and view read them too.
+type Status = value.PaymentStatus
 
 const (
-	Approved Status = "APPROVED"
-	Canceled Status = "CANCELED"
+	Approved = value.PaymentApproved
+	Canceled = value.PaymentCanceled
 )
 
 // Payment is one charge for one reservation.
@@ -45,23 +45,10 @@ type ApproveRequest struct {
 	Key string `json:"-"`
 }
 
-var idPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
-
-// ValidateID checks an identifier field.
-func ValidateID(field, v string) error {
-	if v == "" {
-		return errs.E(errs.Invalid, "%s is required", field)
-	}
-	if !idPattern.MatchString(v) {
-		return errs.E(errs.Invalid, "%s %q must be 1 to 64 letters, digits, - or _", field, v)
-	}
-	return nil
-}
-
 // Validate checks an approval request.
 func (r ApproveRequest) Validate() error {
 	for _, f := range []struct{ name, v string }{{"paymtNo", r.PaymtNo}, {"resrvNo", r.ResrvNo}, {"carNo", r.CarNo}, {"custNo", r.CustNo}} {
-		if err := ValidateID(f.name, f.v); err != nil {
+		if err := value.ValidateID(f.name, f.v); err != nil {
 			return err
 		}
 	}

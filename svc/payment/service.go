@@ -6,8 +6,9 @@ import (
 	"time"
 
 	"github.com/carrental/carrental/svc/contract"
-	"github.com/carrental/carrental/svc/errs"
-	"github.com/carrental/carrental/svc/event"
+	"github.com/carrental/carrental/svc/platform/errs"
+	"github.com/carrental/carrental/svc/platform/event"
+	"github.com/carrental/carrental/svc/platform/value"
 )
 
 // Service is the payment use cases.
@@ -65,7 +66,7 @@ func (s *service) Approve(ctx context.Context, r ApproveRequest) (Payment, bool,
 }
 
 func (s *service) Cancel(ctx context.Context, paymtNo string) (Payment, error) {
-	if err := ValidateID("paymtNo", paymtNo); err != nil {
+	if err := value.ValidateID("paymtNo", paymtNo); err != nil {
 		return Payment{}, err
 	}
 	p, err := s.repo.Get(ctx, paymtNo)
@@ -92,7 +93,7 @@ func (s *service) Cancel(ctx context.Context, paymtNo string) (Payment, error) {
 }
 
 func (s *service) Get(ctx context.Context, paymtNo string) (Payment, error) {
-	if err := ValidateID("paymtNo", paymtNo); err != nil {
+	if err := value.ValidateID("paymtNo", paymtNo); err != nil {
 		return Payment{}, err
 	}
 	return s.repo.Get(ctx, paymtNo)
@@ -100,7 +101,7 @@ func (s *service) Get(ctx context.Context, paymtNo string) (Payment, error) {
 
 func (s *service) List(ctx context.Context, resrvNo string) ([]Payment, error) {
 	if resrvNo != "" {
-		if err := ValidateID("resrvNo", resrvNo); err != nil {
+		if err := value.ValidateID("resrvNo", resrvNo); err != nil {
 			return nil, err
 		}
 	}

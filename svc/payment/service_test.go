@@ -8,12 +8,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/carrental/carrental/svc/errs"
-	"github.com/carrental/carrental/svc/outbox"
 	"github.com/carrental/carrental/svc/payment"
 	"github.com/carrental/carrental/svc/payment/sqlstore"
-	"github.com/carrental/carrental/svc/sqldb"
-	"github.com/carrental/carrental/svc/sqldb/sqldbtest"
+	"github.com/carrental/carrental/svc/platform/errs"
+	"github.com/carrental/carrental/svc/platform/outbox"
+	"github.com/carrental/carrental/svc/platform/sqldb"
+	"github.com/carrental/carrental/svc/platform/sqldb/sqldbtest"
 )
 
 func charge(resrvNo string) payment.ApproveRequest {

@@ -7,7 +7,7 @@ import (
 	kithttp "github.com/go-kit/kit/transport/http"
 
 	"github.com/carrental/carrental/svc/contract"
-	"github.com/carrental/carrental/svc/httpkit"
+	"github.com/carrental/carrental/svc/platform/httpx"
 )
 
 // IdempotencyKeyHeader names the header that makes a retried approval safe.
@@ -15,13 +15,13 @@ const IdempotencyKeyHeader = "Idempotency-Key"
 
 // MakeHandler routes /payments.
 func MakeHandler(e Endpoints) http.Handler {
-	opts := []kithttp.ServerOption{kithttp.ServerErrorEncoder(httpkit.EncodeError)}
-	r := httpkit.NewRouter()
+	opts := []kithttp.ServerOption{kithttp.ServerErrorEncoder(httpx.EncodeError)}
+	r := httpx.NewRouter()
 	p := contract.PathPayments
-	r.Handle("POST "+p, kithttp.NewServer(e.Approve, decodeApprove, httpkit.EncodeResponse, opts...))
-	r.Handle("GET "+p, kithttp.NewServer(e.List, decodeList, httpkit.EncodeResponse, opts...))
-	r.Handle("GET "+p+"/{paymtNo}", kithttp.NewServer(e.Get, decodePaymtNo, httpkit.EncodeResponse, opts...))
-	r.Handle("POST "+p+"/{paymtNo}/cancel", kithttp.NewServer(e.Cancel, decodePaymtNo, httpkit.EncodeResponse, opts...))
+	r.Handle("POST "+p, kithttp.NewServer(e.Approve, decodeApprove, httpx.EncodeResponse, opts...))
+	r.Handle("GET "+p, kithttp.NewServer(e.List, decodeList, httpx.EncodeResponse, opts...))
+	r.Handle("GET "+p+"/{paymtNo}", kithttp.NewServer(e.Get, decodePaymtNo, httpx.EncodeResponse, opts...))
+	r.Handle("POST "+p+"/{paymtNo}/cancel", kithttp.NewServer(e.Cancel, decodePaymtNo, httpx.EncodeResponse, opts...))
 	return r
 }
 
@@ -32,7 +32,7 @@ func decodeApprove(_ context.Context, r *http.Request) (any, error) {
 // DecodeApprove reads and validates a POST /payments request.
 func DecodeApprove(r *http.Request) (ApproveRequest, error) {
 	var req ApproveRequest
-	if err := httpkit.DecodeJSON(r, &req); err != nil {
+	if err := httpx.DecodeJSON(r, &req); err != nil {
 		return req, err
 	}
 	req.Key = r.Header.Get(IdempotencyKeyHeader)

@@ -7,7 +7,7 @@ import (
 	"github.com/go-kit/kit/endpoint"
 
 	"github.com/carrental/carrental/svc/contract"
-	"github.com/carrental/carrental/svc/httpkit"
+	"github.com/carrental/carrental/svc/platform/httpx"
 )
 
 // HTTPReservations is reservation's go-kit client for the internal calls.
@@ -15,7 +15,7 @@ type HTTPReservations struct{ call endpoint.Endpoint }
 
 // NewHTTPReservations calls reservation at base.
 func NewHTTPReservations(c *http.Client, base string) HTTPReservations {
-	return HTTPReservations{call: httpkit.ClientEndpoint(c, http.MethodPost, base, string(contract.Reservation), func() any { return &Booking{} })}
+	return HTTPReservations{call: httpx.ClientEndpoint(c, http.MethodPost, base, string(contract.Reservation), func() any { return &Booking{} })}
 }
 
 // internalPath mirrors reservation.InternalPath; rental depends on the
@@ -25,7 +25,7 @@ const internalPath = "/internal" + contract.PathCarReservations
 func (h HTTPReservations) move(ctx context.Context, resrvNo, to string) (Booking, error) {
 	// Both moves are compare-and-set and idempotent, so the resilience
 	// layer may retry them.
-	resp, err := h.call(ctx, httpkit.ClientRequest{Path: internalPath + "/" + resrvNo + "/" + to,
+	resp, err := h.call(ctx, httpx.ClientRequest{Path: internalPath + "/" + resrvNo + "/" + to,
 		Header: http.Header{"Idempotency-Key": {to + "-" + resrvNo}}})
 	if err != nil {
 		return Booking{}, err

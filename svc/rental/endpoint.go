@@ -6,33 +6,33 @@ import (
 
 	"github.com/go-kit/kit/endpoint"
 
-	"github.com/carrental/carrental/svc/httpkit"
-	"github.com/carrental/carrental/svc/kitmw"
+	"github.com/carrental/carrental/svc/platform/endpointmw"
+	"github.com/carrental/carrental/svc/platform/httpx"
 )
 
 // Endpoints are the rental go-kit endpoints.
 type Endpoints struct{ Rent, Return, Get, List, Config endpoint.Endpoint }
 
 // MakeEndpoints wraps each use case in logging and instrumentation.
-func MakeEndpoints(s Service, log *slog.Logger, m *kitmw.Metrics) Endpoints {
+func MakeEndpoints(s Service, log *slog.Logger, m *endpointmw.Metrics) Endpoints {
 	return Endpoints{
-		Rent: kitmw.Chain(func(ctx context.Context, req any) (any, error) {
+		Rent: endpointmw.Chain(func(ctx context.Context, req any) (any, error) {
 			r, created, err := s.Rent(ctx, req.(RentRequest))
 			if err != nil {
 				return nil, err
 			}
-			return httpkit.Written{Value: r, Created: created}, nil
+			return httpx.Written{Value: r, Created: created}, nil
 		}, "rent", log, m),
-		Return: kitmw.Chain(func(ctx context.Context, req any) (any, error) {
+		Return: endpointmw.Chain(func(ctx context.Context, req any) (any, error) {
 			return s.Return(ctx, req.(rentalNoRequest).RentalNo)
 		}, "return", log, m),
-		Get: kitmw.Chain(func(ctx context.Context, req any) (any, error) {
+		Get: endpointmw.Chain(func(ctx context.Context, req any) (any, error) {
 			return s.Get(ctx, req.(rentalNoRequest).RentalNo)
 		}, "get_rental", log, m),
-		List: kitmw.Chain(func(ctx context.Context, _ any) (any, error) {
+		List: endpointmw.Chain(func(ctx context.Context, _ any) (any, error) {
 			return s.List(ctx)
 		}, "list_rentals", log, m),
-		Config: kitmw.Chain(func(context.Context, any) (any, error) {
+		Config: endpointmw.Chain(func(context.Context, any) (any, error) {
 			return s.Config(), nil
 		}, "config", log, m),
 	}

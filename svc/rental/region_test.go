@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/carrental/carrental/svc/errs"
+	"github.com/carrental/carrental/svc/platform/errs"
 	"github.com/carrental/carrental/svc/rental"
 )
 

@@ -8,8 +8,8 @@ import (
 	"context"
 	"time"
 
-	"github.com/carrental/carrental/svc/errs"
-	"github.com/carrental/carrental/svc/event"
+	"github.com/carrental/carrental/svc/platform/errs"
+	"github.com/carrental/carrental/svc/platform/event"
 )
 
 // Status of a rental.

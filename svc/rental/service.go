@@ -6,9 +6,9 @@ import (
 	"time"
 
 	"github.com/carrental/carrental/svc/contract"
-	"github.com/carrental/carrental/svc/errs"
-	"github.com/carrental/carrental/svc/event"
-	"github.com/carrental/carrental/svc/payment"
+	"github.com/carrental/carrental/svc/platform/errs"
+	"github.com/carrental/carrental/svc/platform/event"
+	"github.com/carrental/carrental/svc/platform/value"
 )
 
 // Service is the rental use cases.
@@ -35,13 +35,13 @@ func NewService(repo Repository, reservations Reservations, region *RegionConfig
 
 // Validate checks a rent request and fills in the default rentalNo.
 func (r *RentRequest) Validate() error {
-	if err := payment.ValidateID("resrvNo", r.ResrvNo); err != nil {
+	if err := value.ValidateID("resrvNo", r.ResrvNo); err != nil {
 		return err
 	}
 	if r.RentalNo == "" {
 		r.RentalNo = "rental-" + r.ResrvNo
 	}
-	return payment.ValidateID("rentalNo", r.RentalNo)
+	return value.ValidateID("rentalNo", r.RentalNo)
 }
 
 func (s *service) Rent(ctx context.Context, r RentRequest) (Rental, bool, error) {
@@ -105,7 +105,7 @@ func (s *service) Return(ctx context.Context, rentalNo string) (Rental, error) {
 }
 
 func (s *service) Get(ctx context.Context, rentalNo string) (Rental, error) {
-	if err := payment.ValidateID("rentalNo", rentalNo); err != nil {
+	if err := value.ValidateID("rentalNo", rentalNo); err != nil {
 		return Rental{}, err
 	}
 	return s.repo.Get(ctx, rentalNo)

@@ -7,7 +7,7 @@ import (
 	"github.com/go-kit/kit/endpoint"
 
 	"github.com/carrental/carrental/svc/contract"
-	"github.com/carrental/carrental/svc/httpkit"
+	"github.com/carrental/carrental/svc/platform/httpx"
 )
 
 // HTTPCars is management's go-kit client.
@@ -15,12 +15,12 @@ type HTTPCars struct{ get endpoint.Endpoint }
 
 // NewHTTPCars calls management at base.
 func NewHTTPCars(c *http.Client, base string) HTTPCars {
-	return HTTPCars{get: httpkit.ClientEndpoint(c, http.MethodGet, base, string(contract.Management), func() any { return &Car{} })}
+	return HTTPCars{get: httpx.ClientEndpoint(c, http.MethodGet, base, string(contract.Management), func() any { return &Car{} })}
 }
 
 // Car fetches one car.
 func (h HTTPCars) Car(ctx context.Context, carNo string) (Car, error) {
-	resp, err := h.get(ctx, httpkit.ClientRequest{Path: contract.PathCarManagements + "/" + carNo})
+	resp, err := h.get(ctx, httpx.ClientRequest{Path: contract.PathCarManagements + "/" + carNo})
 	if err != nil {
 		return Car{}, err
 	}
@@ -33,15 +33,15 @@ type HTTPPayments struct{ approve, cancel endpoint.Endpoint }
 // NewHTTPPayments calls payment at base.
 func NewHTTPPayments(c *http.Client, base string) HTTPPayments {
 	return HTTPPayments{
-		approve: httpkit.ClientEndpoint(c, http.MethodPost, base, string(contract.Payment), func() any { return &PaymentResult{} }),
-		cancel:  httpkit.ClientEndpoint(c, http.MethodPost, base, string(contract.Payment), func() any { return &PaymentResult{} }),
+		approve: httpx.ClientEndpoint(c, http.MethodPost, base, string(contract.Payment), func() any { return &PaymentResult{} }),
+		cancel:  httpx.ClientEndpoint(c, http.MethodPost, base, string(contract.Payment), func() any { return &PaymentResult{} }),
 	}
 }
 
 // Approve charges once per reservation: the resrvNo travels as the
 // Idempotency-Key, which also lets the resilience layer retry the call.
 func (h HTTPPayments) Approve(ctx context.Context, c Charge) (PaymentResult, error) {
-	resp, err := h.approve(ctx, httpkit.ClientRequest{Path: contract.PathPayments, Body: c,
+	resp, err := h.approve(ctx, httpx.ClientRequest{Path: contract.PathPayments, Body: c,
 		Header: http.Header{"Idempotency-Key": {c.ResrvNo}}})
 	if err != nil {
 		return PaymentResult{}, err
@@ -51,7 +51,7 @@ func (h HTTPPayments) Approve(ctx context.Context, c Charge) (PaymentResult, err
 
 // Cancel refunds a payment; cancelling twice is harmless.
 func (h HTTPPayments) Cancel(ctx context.Context, paymtNo string) error {
-	_, err := h.cancel(ctx, httpkit.ClientRequest{Path: contract.PathPayments + "/" + paymtNo + "/cancel",
+	_, err := h.cancel(ctx, httpx.ClientRequest{Path: contract.PathPayments + "/" + paymtNo + "/cancel",
 		Header: http.Header{"Idempotency-Key": {"cancel-" + paymtNo}}})
 	return err
 }

@@ -5,7 +5,7 @@ import (
 	"net/http/httptest"
 	"testing"
 
-	"github.com/carrental/carrental/svc/errs"
+	"github.com/carrental/carrental/svc/platform/errs"
 	"github.com/carrental/carrental/svc/reservation"
 )
 

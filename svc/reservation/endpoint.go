@@ -6,8 +6,8 @@ import (
 
 	"github.com/go-kit/kit/endpoint"
 
-	"github.com/carrental/carrental/svc/httpkit"
-	"github.com/carrental/carrental/svc/kitmw"
+	"github.com/carrental/carrental/svc/platform/endpointmw"
+	"github.com/carrental/carrental/svc/platform/httpx"
 )
 
 // Endpoints are the reservation go-kit endpoints.
@@ -16,25 +16,25 @@ type Endpoints struct {
 }
 
 // MakeEndpoints wraps each use case in logging and instrumentation.
-func MakeEndpoints(s Service, log *slog.Logger, m *kitmw.Metrics) Endpoints {
+func MakeEndpoints(s Service, log *slog.Logger, m *endpointmw.Metrics) Endpoints {
 	byNo := func(fn func(context.Context, string) (Reservation, error)) endpoint.Endpoint {
 		return func(ctx context.Context, req any) (any, error) { return fn(ctx, req.(resrvNoRequest).ResrvNo) }
 	}
 	return Endpoints{
-		Reserve: kitmw.Chain(func(ctx context.Context, req any) (any, error) {
+		Reserve: endpointmw.Chain(func(ctx context.Context, req any) (any, error) {
 			res, created, err := s.Reserve(ctx, req.(ReserveRequest))
 			if err != nil {
 				return nil, err
 			}
-			return httpkit.Written{Value: res, Created: created}, nil
+			return httpx.Written{Value: res, Created: created}, nil
 		}, "reserve", log, m),
-		Get: kitmw.Chain(byNo(s.Get), "get_reservation", log, m),
-		List: kitmw.Chain(func(ctx context.Context, _ any) (any, error) {
+		Get: endpointmw.Chain(byNo(s.Get), "get_reservation", log, m),
+		List: endpointmw.Chain(func(ctx context.Context, _ any) (any, error) {
 			return s.List(ctx)
 		}, "list_reservations", log, m),
-		Cancel:       kitmw.Chain(byNo(s.Cancel), "cancel", log, m),
-		MarkRented:   kitmw.Chain(byNo(s.MarkRented), "mark_rented", log, m),
-		MarkReturned: kitmw.Chain(byNo(s.MarkReturned), "mark_returned", log, m),
+		Cancel:       endpointmw.Chain(byNo(s.Cancel), "cancel", log, m),
+		MarkRented:   endpointmw.Chain(byNo(s.MarkRented), "mark_rented", log, m),
+		MarkReturned: endpointmw.Chain(byNo(s.MarkReturned), "mark_returned", log, m),
 	}
 }
 

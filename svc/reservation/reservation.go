@@ -9,10 +9,9 @@ import (
 	"context"
 	"time"
 
-	"github.com/carrental/carrental/svc/errs"
-	"github.com/carrental/carrental/svc/event"
-	"github.com/carrental/carrental/svc/payment"
-	"github.com/carrental/carrental/svc/value"
+	"github.com/carrental/carrental/svc/platform/errs"
+	"github.com/carrental/carrental/svc/platform/event"
+	"github.com/carrental/carrental/svc/platform/value"
 )
 
 // Status of a reservation.
@@ -60,7 +59,7 @@ type ReserveRequest struct {
 // Validate checks a reservation request.
 func (r ReserveRequest) Validate() error {
 	for _, f := range []struct{ name, v string }{{"resrvNo", r.ResrvNo}, {"carNo", r.CarNo}, {"custNo", r.CustNo}, {"paymtNo", r.PaymtNo}} {
-		if err := payment.ValidateID(f.name, f.v); err != nil {
+		if err := value.ValidateID(f.name, f.v); err != nil {
 			return err
 		}
 	}

@@ -7,9 +7,9 @@ import (
 	"time"
 
 	"github.com/carrental/carrental/svc/contract"
-	"github.com/carrental/carrental/svc/errs"
-	"github.com/carrental/carrental/svc/event"
-	"github.com/carrental/carrental/svc/payment"
+	"github.com/carrental/carrental/svc/platform/errs"
+	"github.com/carrental/carrental/svc/platform/event"
+	"github.com/carrental/carrental/svc/platform/value"
 )
 
 // Service is the reservation use cases.
@@ -74,7 +74,7 @@ func (s *service) claim(ctx context.Context, r ReserveRequest) error {
 	if err != nil {
 		return err
 	}
-	if car.ProcStatus != "WAITING" {
+	if car.ProcStatus != string(value.CarWaiting) {
 		return errs.E(errs.Conflict, "car %s is %s, not available", r.CarNo, car.ProcStatus)
 	}
 	err = s.repo.Claim(ctx, Reservation{ResrvNo: r.ResrvNo, CarNo: r.CarNo, CustNo: r.CustNo, PaymtNo: r.PaymtNo,
@@ -91,7 +91,7 @@ func (s *service) charge(ctx context.Context, r ReserveRequest) (Reservation, er
 	if err != nil {
 		return Reservation{}, s.undo(ctx, r, err)
 	}
-	if result.Status != string(payment.Approved) {
+	if result.Status != string(value.PaymentApproved) {
 		// An earlier attempt was refunded; its paymtNo cannot be reused.
 		if relErr := s.repo.Release(ctx, r.ResrvNo); relErr != nil {
 			return Reservation{}, relErr
@@ -137,7 +137,7 @@ func (s *service) undo(ctx context.Context, r ReserveRequest, chargeErr error) e
 }
 
 func (s *service) Get(ctx context.Context, resrvNo string) (Reservation, error) {
-	if err := payment.ValidateID("resrvNo", resrvNo); err != nil {
+	if err := value.ValidateID("resrvNo", resrvNo); err != nil {
 		return Reservation{}, err
 	}
 	return s.repo.Get(ctx, resrvNo)

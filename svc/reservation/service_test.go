@@ -9,11 +9,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/carrental/carrental/svc/errs"
+	"github.com/carrental/carrental/svc/platform/errs"
+	"github.com/carrental/carrental/svc/platform/sqldb"
+	"github.com/carrental/carrental/svc/platform/sqldb/sqldbtest"
 	"github.com/carrental/carrental/svc/reservation"
 	"github.com/carrental/carrental/svc/reservation/sqlstore"
-	"github.com/carrental/carrental/svc/sqldb"
-	"github.com/carrental/carrental/svc/sqldb/sqldbtest"
 )
 
 type fakeCars map[string]string // carNo -> status

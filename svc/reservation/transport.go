@@ -7,7 +7,7 @@ import (
 	kithttp "github.com/go-kit/kit/transport/http"
 
 	"github.com/carrental/carrental/svc/contract"
-	"github.com/carrental/carrental/svc/httpkit"
+	"github.com/carrental/carrental/svc/platform/httpx"
 )
 
 // InternalPath prefixes the calls only rental makes. The gateway routes
@@ -16,15 +16,15 @@ const InternalPath = "/internal" + contract.PathCarReservations
 
 // MakeHandler routes /carReservations and the internal rent/return calls.
 func MakeHandler(e Endpoints) http.Handler {
-	opts := []kithttp.ServerOption{kithttp.ServerErrorEncoder(httpkit.EncodeError)}
-	r := httpkit.NewRouter()
+	opts := []kithttp.ServerOption{kithttp.ServerErrorEncoder(httpx.EncodeError)}
+	r := httpx.NewRouter()
 	p := contract.PathCarReservations
-	r.Handle("POST "+p, kithttp.NewServer(e.Reserve, decodeReserve, httpkit.EncodeResponse, opts...))
-	r.Handle("GET "+p, kithttp.NewServer(e.List, kithttp.NopRequestDecoder, httpkit.EncodeResponse, opts...))
-	r.Handle("GET "+p+"/{resrvNo}", kithttp.NewServer(e.Get, decodeResrvNo, httpkit.EncodeResponse, opts...))
-	r.Handle("POST "+p+"/{resrvNo}/cancel", kithttp.NewServer(e.Cancel, decodeResrvNo, httpkit.EncodeResponse, opts...))
-	r.Handle("POST "+InternalPath+"/{resrvNo}/rent", kithttp.NewServer(e.MarkRented, decodeResrvNo, httpkit.EncodeResponse, opts...))
-	r.Handle("POST "+InternalPath+"/{resrvNo}/return", kithttp.NewServer(e.MarkReturned, decodeResrvNo, httpkit.EncodeResponse, opts...))
+	r.Handle("POST "+p, kithttp.NewServer(e.Reserve, decodeReserve, httpx.EncodeResponse, opts...))
+	r.Handle("GET "+p, kithttp.NewServer(e.List, kithttp.NopRequestDecoder, httpx.EncodeResponse, opts...))
+	r.Handle("GET "+p+"/{resrvNo}", kithttp.NewServer(e.Get, decodeResrvNo, httpx.EncodeResponse, opts...))
+	r.Handle("POST "+p+"/{resrvNo}/cancel", kithttp.NewServer(e.Cancel, decodeResrvNo, httpx.EncodeResponse, opts...))
+	r.Handle("POST "+InternalPath+"/{resrvNo}/rent", kithttp.NewServer(e.MarkRented, decodeResrvNo, httpx.EncodeResponse, opts...))
+	r.Handle("POST "+InternalPath+"/{resrvNo}/return", kithttp.NewServer(e.MarkReturned, decodeResrvNo, httpx.EncodeResponse, opts...))
 	return r
 }
 
@@ -33,7 +33,7 @@ func decodeReserve(_ context.Context, r *http.Request) (any, error) { return Dec
 // DecodeReserve reads and validates a POST /carReservations body.
 func DecodeReserve(r *http.Request) (ReserveRequest, error) {
 	var req ReserveRequest
-	if err := httpkit.DecodeJSON(r, &req); err != nil {
+	if err := httpx.DecodeJSON(r, &req); err != nil {
 		return req, err
 	}
 	return req, req.Validate()

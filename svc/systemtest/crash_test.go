@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/carrental/carrental/svc/contract"
-	"github.com/carrental/carrental/svc/nats/natstest"
+	"github.com/carrental/carrental/svc/platform/nats/natstest"
 )
 
 // cluster runs every service as its own process, like pods.

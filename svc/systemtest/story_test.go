@@ -10,9 +10,9 @@ import (
 	"testing"
 
 	"github.com/carrental/carrental/svc/contract"
-	"github.com/carrental/carrental/svc/event"
-	"github.com/carrental/carrental/svc/local"
-	"github.com/carrental/carrental/svc/sqldb/sqldbtest"
+	"github.com/carrental/carrental/svc/platform/event"
+	"github.com/carrental/carrental/svc/platform/sqldb/sqldbtest"
+	"github.com/carrental/carrental/svc/wiring/local"
 )
 
 // startLocal runs the whole system in this process on free loopback ports.

@@ -6,8 +6,8 @@ package view
 import (
 	"context"
 
-	"github.com/carrental/carrental/svc/errs"
-	"github.com/carrental/carrental/svc/event"
+	"github.com/carrental/carrental/svc/platform/errs"
+	"github.com/carrental/carrental/svc/platform/event"
 )
 
 // CarInformation is one row of GET /carInformations.
@@ -39,12 +39,12 @@ var Events = []event.Type{
 }
 
 // Repository is the read model's storage. Apply folds one event into it,
-// at most once per event, and reports a lifecycle event that must wait for
-// its predecessor.
+// at most once per event; a lifecycle event that must wait for its
+// predecessor is an error wrapping lifecycle.ErrWait.
 type Repository interface {
 	List(ctx context.Context) ([]CarInformation, error)
 	Get(ctx context.Context, carNo string) (CarInformation, error)
-	Apply(ctx context.Context, evt event.Event) (event.Decision, error)
+	Apply(ctx context.Context, evt event.Event) error
 }
 
 // ErrNotFound is a car the view does not know (yet).

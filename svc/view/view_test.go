@@ -5,9 +5,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/carrental/carrental/svc/event"
-	"github.com/carrental/carrental/svc/sqldb"
-	"github.com/carrental/carrental/svc/sqldb/sqldbtest"
+	"github.com/carrental/carrental/svc/platform/event"
+	"github.com/carrental/carrental/svc/platform/sqldb"
+	"github.com/carrental/carrental/svc/platform/sqldb/sqldbtest"
 	"github.com/carrental/carrental/svc/view"
 	"github.com/carrental/carrental/svc/view/sqlstore"
 )

@@ -19,8 +19,8 @@ import (
 	"syscall"
 
 	"github.com/carrental/carrental/svc/contract"
-	"github.com/carrental/carrental/svc/loadgen"
-	"github.com/carrental/carrental/svc/local"
+	"github.com/carrental/carrental/svc/tools/loadgen"
+	"github.com/carrental/carrental/svc/wiring/local"
 )
 
 func main() {

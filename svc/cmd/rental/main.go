@@ -2,8 +2,8 @@
 package main
 
 import (
-	"github.com/carrental/carrental/svc/app"
-	"github.com/carrental/carrental/svc/services"
+	"github.com/carrental/carrental/svc/platform/host"
+	"github.com/carrental/carrental/svc/wiring"
 )
 
-func main() { app.Main(services.Rental()) }
+func main() { host.Main(wiring.Rental()) }

@@ -1,0 +1,357 @@
+// Package workloads deploys one rental service: ServiceAccount, Deployment,
+// Service, PodDisruptionBudget, NetworkPolicy and, when configured, a
+// HorizontalPodAutoscaler, with the write-up's probe and resource values.
+package workloads
+
+import (
+	"fmt"
+
+	appsv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/apps/v1"
+	autoscalingv2 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/autoscaling/v2"
+	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
+	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
+	networkingv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/networking/v1"
+	policyv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/policy/v1"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/carrental/carrental/infra/config"
+	"github.com/carrental/carrental/svc/contract"
+)
+
+// The write-up's liveness probe (payment's Deployment): the /tmp/healthy
+// file checked by exec, 3s initial delay, 2s timeout, every 5s, restart
+// after 5 failures. We exec the service binary's probe subcommand instead
+// of `cat`, so the image needs no shell and no cat.
+const (
+	LivenessInitialDelaySeconds = 3
+	LivenessTimeoutSeconds      = 2
+	LivenessPeriodSeconds       = 5
+	LivenessFailureThreshold    = 5
+)
+
+// The write-up's container resources: cpu request 200m, limit 500m.
+const (
+	CPURequest = "200m"
+	CPULimit   = "500m"
+)
+
+// Local disk: the root filesystem is read-only, so a service writes only
+// its logs and two emptyDirs, /tmp (the liveness file) and /data (SQLite
+// when no database is configured). Bounded, so a runaway writer is evicted
+// instead of filling the node.
+const (
+	EphemeralStorageRequest = "64Mi"
+	EphemeralStorageLimit   = "256Mi"
+	TmpSizeLimit            = "16Mi"
+	DataSizeLimit           = "128Mi"
+)
+
+// Readiness is ours, not the write-up's: /readyz checks the database and
+// NATS every 5s, and three misses in a row take the pod out of its Service.
+const (
+	ReadinessPeriodSeconds    = 5
+	ReadinessTimeoutSeconds   = 2
+	ReadinessFailureThreshold = 3
+)
+
+// BinaryPath is where ko puts a service's binary in its image.
+func BinaryPath(s contract.Service) string { return "/ko-app/" + string(s) }
+
+// NonRootUID is the image's user (distroless/Chainguard "nonroot").
+const NonRootUID = 65532
+
+// ServiceArgs configure one service.
+type ServiceArgs struct {
+	Service     contract.Service
+	Namespace   pulumi.StringInput
+	Image       pulumi.StringInput
+	Env         corev1.EnvVarArray
+	Volumes     corev1.VolumeArray
+	Mounts      corev1.VolumeMountArray
+	Autoscaling *config.Autoscaling // nil: a fixed single replica
+	MemoryReq   string
+	MemoryLimit string
+	SkipAwait   bool
+	// ImagePullPolicy is Always for registry images; IfNotPresent for
+	// images loaded into kind or minikube, which no registry serves.
+	ImagePullPolicy string
+	// IngressFrom are namespaces whose pods may call this service besides
+	// its callers in contract.Calls (the ingress gateway's, for gateway).
+	IngressFrom []string
+	// Egress are destinations outside the cluster this service may reach.
+	Egress networkingv1.NetworkPolicyEgressRuleArray
+	// DependsOn is applied to every workload object, not just the
+	// component: children do not inherit their parent's dependencies.
+	DependsOn []pulumi.Resource
+}
+
+// Service is one deployed microservice.
+type Service struct {
+	pulumi.ResourceState
+	Deployment *appsv1.Deployment
+	Service    *corev1.Service
+	HPA        *autoscalingv2.HorizontalPodAutoscaler
+}
+
+// componentType stays "carrental:app:Service", the name the package had
+// when stacks were first deployed: a new type would change every URN and
+// make Pulumi replace the running workloads.
+const componentType = "carrental:app:Service"
+
+// NewService declares one service's workload: its ServiceAccount,
+// Deployment, NetworkPolicy, Service, PodDisruptionBudget and, when it
+// autoscales, its HorizontalPodAutoscaler.
+func NewService(ctx *pulumi.Context, args ServiceArgs, opts ...pulumi.ResourceOption) (*Service, error) {
+	s := &Service{}
+	if err := ctx.RegisterComponentResource(componentType, string(args.Service), s, opts...); err != nil {
+		return nil, err
+	}
+	w := workload{ctx: ctx, args: args, child: pulumi.Composite(pulumi.Parent(s), pulumi.DependsOn(args.DependsOn))}
+	sa, err := corev1.NewServiceAccount(ctx, w.name(), &corev1.ServiceAccountArgs{
+		Metadata:                     w.meta(),
+		AutomountServiceAccountToken: pulumi.Bool(false), // the services never call the Kubernetes API
+	}, w.child)
+	if err != nil {
+		return nil, err
+	}
+	if s.Deployment, err = w.deployment(sa); err != nil {
+		return nil, err
+	}
+	if _, err := networkingv1.NewNetworkPolicy(ctx, w.name(), &networkingv1.NetworkPolicyArgs{
+		Metadata: w.meta(),
+		Spec:     networkPolicy(args.Service, args.IngressFrom, args.Egress),
+	}, w.child); err != nil {
+		return nil, err
+	}
+	if s.Service, err = w.service(); err != nil {
+		return nil, err
+	}
+	if _, err := w.disruptionBudget(); err != nil {
+		return nil, err
+	}
+	if args.Autoscaling != nil {
+		if s.HPA, err = w.autoscaler(*args.Autoscaling); err != nil {
+			return nil, err
+		}
+	}
+	return s, ctx.RegisterResourceOutputs(s, pulumi.Map{})
+}
+
+// workload declares the objects of one service.
+type workload struct {
+	ctx   *pulumi.Context
+	args  ServiceArgs
+	child pulumi.ResourceOption
+}
+
+func (w workload) name() string { return string(w.args.Service) }
+
+func (w workload) labels() pulumi.StringMap {
+	return pulumi.StringMap{"app": pulumi.String(w.name()), "app.kubernetes.io/part-of": pulumi.String("carrental")}
+}
+
+func (w workload) selector() *metav1.LabelSelectorArgs {
+	return &metav1.LabelSelectorArgs{MatchLabels: pulumi.StringMap{"app": pulumi.String(w.name())}}
+}
+
+func (w workload) meta() *metav1.ObjectMetaArgs {
+	annotations := pulumi.StringMap{}
+	if w.args.SkipAwait {
+		// Only for clusters with no kubelet (the offline test bed), where
+		// Deployments never become ready. Never set for AWS.
+		annotations["pulumi.com/skipAwait"] = pulumi.String("true")
+	}
+	return &metav1.ObjectMetaArgs{Name: pulumi.String(w.name()), Namespace: w.args.Namespace, Labels: w.labels(), Annotations: annotations}
+}
+
+// replicas is how many pods run when nothing scales them.
+func (w workload) replicas() int {
+	if a := w.args.Autoscaling; a != nil {
+		return a.MinReplicas
+	}
+	return 1
+}
+
+func (w workload) deployment(sa *corev1.ServiceAccount) (*appsv1.Deployment, error) {
+	podSpec := &corev1.PodSpecArgs{
+		ServiceAccountName:           sa.Metadata.Name().Elem(),
+		AutomountServiceAccountToken: pulumi.Bool(false),
+		SecurityContext: &corev1.PodSecurityContextArgs{
+			RunAsNonRoot:   pulumi.Bool(true),
+			FsGroup:        pulumi.Int(NonRootUID),
+			SeccompProfile: &corev1.SeccompProfileArgs{Type: pulumi.String("RuntimeDefault")},
+		},
+		Containers: corev1.ContainerArray{w.container()},
+		Volumes:    w.volumes(),
+	}
+	spec := &appsv1.DeploymentSpecArgs{
+		Selector: w.selector(),
+		Template: &corev1.PodTemplateSpecArgs{Metadata: &metav1.ObjectMetaArgs{Labels: w.labels()}, Spec: podSpec},
+	}
+	if w.args.Autoscaling != nil {
+		// The HPA owns the replica count: a replicas field here would reset
+		// it to the minimum on every `pulumi up`.
+		podSpec.Affinity = spreadOverNodes(w.name())
+	} else {
+		spec.Replicas = pulumi.Int(w.replicas())
+	}
+	return appsv1.NewDeployment(w.ctx, w.name(), &appsv1.DeploymentArgs{Metadata: w.meta(), Spec: spec}, w.child)
+}
+
+// volumes: the root filesystem is read-only, so /tmp (the liveness file)
+// and /data are emptyDirs, besides what the service mounts itself.
+func (w workload) volumes() corev1.VolumeArray {
+	return append(corev1.VolumeArray{
+		corev1.VolumeArgs{Name: pulumi.String("tmp"), EmptyDir: &corev1.EmptyDirVolumeSourceArgs{SizeLimit: pulumi.String(TmpSizeLimit)}},
+		corev1.VolumeArgs{Name: pulumi.String("data"), EmptyDir: &corev1.EmptyDirVolumeSourceArgs{SizeLimit: pulumi.String(DataSizeLimit)}},
+	}, w.args.Volumes...)
+}
+
+// env is what every service reads, its upstreams' in-cluster URLs, and
+// the service's own settings.
+func (w workload) env() corev1.EnvVarArray {
+	env := append(corev1.EnvVarArray{
+		corev1.EnvVarArgs{Name: pulumi.String(contract.EnvAddr), Value: pulumi.String(fmt.Sprintf(":%d", contract.HTTPPort))},
+		corev1.EnvVarArgs{Name: pulumi.String(contract.EnvDataDir), Value: pulumi.String("/data")},
+		corev1.EnvVarArgs{Name: pulumi.String(contract.EnvHealthyFile), Value: pulumi.String(contract.HealthyFile)},
+	}, w.args.Env...)
+	for _, up := range contract.Calls()[w.args.Service] {
+		env = append(env, corev1.EnvVarArgs{Name: pulumi.String(contract.EnvURL(up)), Value: pulumi.String(contract.InClusterURL(up))})
+	}
+	return env
+}
+
+func (w workload) container() corev1.ContainerArgs {
+	return corev1.ContainerArgs{
+		Name:            pulumi.String(w.name()),
+		Image:           w.args.Image,
+		ImagePullPolicy: pulumi.String(w.args.ImagePullPolicy),
+		Ports: corev1.ContainerPortArray{corev1.ContainerPortArgs{
+			Name: pulumi.String(contract.HTTPPortName), ContainerPort: pulumi.Int(contract.HTTPPort),
+		}},
+		Env: w.env(),
+		VolumeMounts: append(corev1.VolumeMountArray{
+			corev1.VolumeMountArgs{Name: pulumi.String("tmp"), MountPath: pulumi.String("/tmp")},
+			corev1.VolumeMountArgs{Name: pulumi.String("data"), MountPath: pulumi.String("/data")},
+		}, w.args.Mounts...),
+		Resources: &corev1.ResourceRequirementsArgs{
+			Requests: pulumi.StringMap{"cpu": pulumi.String(CPURequest), "memory": pulumi.String(w.args.MemoryReq), "ephemeral-storage": pulumi.String(EphemeralStorageRequest)},
+			Limits:   pulumi.StringMap{"cpu": pulumi.String(CPULimit), "memory": pulumi.String(w.args.MemoryLimit), "ephemeral-storage": pulumi.String(EphemeralStorageLimit)},
+		},
+		LivenessProbe: &corev1.ProbeArgs{
+			Exec:                &corev1.ExecActionArgs{Command: pulumi.StringArray{pulumi.String(BinaryPath(w.args.Service)), pulumi.String(contract.ProbeSubcommand)}},
+			InitialDelaySeconds: pulumi.Int(LivenessInitialDelaySeconds),
+			TimeoutSeconds:      pulumi.Int(LivenessTimeoutSeconds),
+			PeriodSeconds:       pulumi.Int(LivenessPeriodSeconds),
+			FailureThreshold:    pulumi.Int(LivenessFailureThreshold),
+		},
+		ReadinessProbe: &corev1.ProbeArgs{
+			HttpGet:          &corev1.HTTPGetActionArgs{Path: pulumi.String(contract.PathReadyz), Port: pulumi.String(contract.HTTPPortName)},
+			PeriodSeconds:    pulumi.Int(ReadinessPeriodSeconds),
+			TimeoutSeconds:   pulumi.Int(ReadinessTimeoutSeconds),
+			FailureThreshold: pulumi.Int(ReadinessFailureThreshold),
+		},
+		SecurityContext: &corev1.SecurityContextArgs{
+			RunAsNonRoot:             pulumi.Bool(true),
+			RunAsUser:                pulumi.Int(NonRootUID),
+			RunAsGroup:               pulumi.Int(NonRootUID),
+			ReadOnlyRootFilesystem:   pulumi.Bool(true),
+			AllowPrivilegeEscalation: pulumi.Bool(false),
+			Capabilities:             &corev1.CapabilitiesArgs{Drop: pulumi.StringArray{pulumi.String("ALL")}},
+			SeccompProfile:           &corev1.SeccompProfileArgs{Type: pulumi.String("RuntimeDefault")},
+		},
+	}
+}
+
+func (w workload) service() (*corev1.Service, error) {
+	return corev1.NewService(w.ctx, w.name(), &corev1.ServiceArgs{
+		Metadata: w.meta(),
+		Spec: &corev1.ServiceSpecArgs{
+			Selector: pulumi.StringMap{"app": pulumi.String(w.name())},
+			Ports: corev1.ServicePortArray{corev1.ServicePortArgs{
+				Name: pulumi.String(contract.HTTPPortName), Port: pulumi.Int(contract.HTTPPort), TargetPort: pulumi.String(contract.HTTPPortName),
+			}},
+		},
+	}, w.child)
+}
+
+func (w workload) disruptionBudget() (*policyv1.PodDisruptionBudget, error) {
+	// With one replica, maxUnavailable 0 would block node drains forever.
+	pdb := &policyv1.PodDisruptionBudgetSpecArgs{Selector: w.selector()}
+	if w.replicas() > 1 {
+		pdb.MinAvailable = pulumi.Int(1)
+	} else {
+		pdb.MaxUnavailable = pulumi.Int(1)
+	}
+	return policyv1.NewPodDisruptionBudget(w.ctx, w.name(), &policyv1.PodDisruptionBudgetArgs{Metadata: w.meta(), Spec: pdb}, w.child)
+}
+
+func (w workload) autoscaler(a config.Autoscaling) (*autoscalingv2.HorizontalPodAutoscaler, error) {
+	return autoscalingv2.NewHorizontalPodAutoscaler(w.ctx, w.name(), &autoscalingv2.HorizontalPodAutoscalerArgs{
+		Metadata: w.meta(),
+		Spec: &autoscalingv2.HorizontalPodAutoscalerSpecArgs{
+			ScaleTargetRef: &autoscalingv2.CrossVersionObjectReferenceArgs{
+				ApiVersion: pulumi.String("apps/v1"), Kind: pulumi.String("Deployment"), Name: pulumi.String(w.name()),
+			},
+			MinReplicas: pulumi.Int(a.MinReplicas),
+			MaxReplicas: pulumi.Int(a.MaxReplicas),
+			Metrics: autoscalingv2.MetricSpecArray{autoscalingv2.MetricSpecArgs{
+				Type: pulumi.String("Resource"),
+				Resource: &autoscalingv2.ResourceMetricSourceArgs{
+					Name:   pulumi.String("cpu"),
+					Target: &autoscalingv2.MetricTargetArgs{Type: pulumi.String("Utilization"), AverageUtilization: pulumi.Int(a.CPUPercent)},
+				},
+			}},
+		},
+	}, w.child)
+}
+
+// spreadOverNodes prefers one replica per node, so losing a node never
+// takes every replica of an autoscaled service with it.
+func spreadOverNodes(name string) *corev1.AffinityArgs {
+	return &corev1.AffinityArgs{PodAntiAffinity: &corev1.PodAntiAffinityArgs{
+		PreferredDuringSchedulingIgnoredDuringExecution: corev1.WeightedPodAffinityTermArray{corev1.WeightedPodAffinityTermArgs{
+			Weight: pulumi.Int(100),
+			PodAffinityTerm: &corev1.PodAffinityTermArgs{
+				TopologyKey:   pulumi.String("kubernetes.io/hostname"),
+				LabelSelector: &metav1.LabelSelectorArgs{MatchLabels: pulumi.StringMap{"app": pulumi.String(name)}},
+			},
+		}},
+	}}
+}
+
+// RentalRegion is the write-up's ConfigMap rental-region, with its keys
+// spelled right (the write-up's "contury" was a typo).
+func RentalRegion(ctx *pulumi.Context, namespace pulumi.StringInput, country, region string, opts ...pulumi.ResourceOption) (*corev1.ConfigMap, error) {
+	return corev1.NewConfigMap(ctx, contract.RentalConfigMapName, &corev1.ConfigMapArgs{
+		Metadata: &metav1.ObjectMetaArgs{Name: pulumi.String(contract.RentalConfigMapName), Namespace: namespace},
+		Data: pulumi.StringMap{
+			contract.ConfigKeyCountry: pulumi.String(country),
+			contract.ConfigKeyRegion:  pulumi.String(region),
+		},
+	}, opts...)
+}
+
+// RentalRegionWiring is how rental reads the ConfigMap: env vars COUNTRY
+// and REGION through configMapKeyRef, and a read-only volume at /config
+// that Kubernetes updates in place.
+func RentalRegionWiring() (corev1.EnvVarArray, corev1.VolumeArray, corev1.VolumeMountArray) {
+	ref := func(key string) *corev1.EnvVarSourceArgs {
+		return &corev1.EnvVarSourceArgs{ConfigMapKeyRef: &corev1.ConfigMapKeySelectorArgs{
+			Name: pulumi.String(contract.RentalConfigMapName), Key: pulumi.String(key),
+		}}
+	}
+	env := corev1.EnvVarArray{
+		corev1.EnvVarArgs{Name: pulumi.String(contract.EnvCountry), ValueFrom: ref(contract.ConfigKeyCountry)},
+		corev1.EnvVarArgs{Name: pulumi.String(contract.EnvRegion), ValueFrom: ref(contract.ConfigKeyRegion)},
+		corev1.EnvVarArgs{Name: pulumi.String(contract.EnvConfigDir), Value: pulumi.String(contract.ConfigDir)},
+	}
+	volumes := corev1.VolumeArray{corev1.VolumeArgs{
+		Name:      pulumi.String("config"),
+		ConfigMap: &corev1.ConfigMapVolumeSourceArgs{Name: pulumi.String(contract.RentalConfigMapName)},
+	}}
+	mounts := corev1.VolumeMountArray{corev1.VolumeMountArgs{
+		Name: pulumi.String("config"), MountPath: pulumi.String(contract.ConfigDir), ReadOnly: pulumi.Bool(true),
+	}}
+	return env, volumes, mounts
+}

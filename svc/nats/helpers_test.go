@@ -1,9 +1,0 @@
-package nats_test
-
-import (
-	"encoding/json"
-
-	"github.com/carrental/carrental/svc/event"
-)
-
-func jsonOf(e event.Event) ([]byte, error) { return json.Marshal(e) }

@@ -1,0 +1,112 @@
+package host
+
+import (
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/carrental/carrental/svc/contract"
+	"github.com/carrental/carrental/svc/platform/resilience"
+)
+
+// Config is one service's runtime configuration, read from the environment
+// (see the README's table). Every key has a default that runs locally.
+type Config struct {
+	Addr        string        // ADDR, default ":8080"
+	AdminAddr   string        // ADMIN_ADDR, default "" (no admin listener)
+	DataDir     string        // DATA_DIR, default "./data"
+	DatabaseURL string        // DATABASE_URL, default "" (embedded SQLite)
+	SchemaPref  string        // DATABASE_SCHEMA_PREFIX, default ""
+	NATSURL     string        // NATS_URL, default "" (embedded nats-server)
+	HealthyFile string        // HEALTHY_FILE, default /tmp/healthy
+	LogLevel    slog.Level    // LOG_LEVEL, default info
+	Drain       time.Duration // SHUTDOWN_DRAIN, default 10s
+	upstreams   map[contract.Service]string
+	policies    map[string]resilience.Policy // by upstream host:port
+	adminLn     net.Listener                 // pre-opened admin listener (local runs, tests)
+	onServing   func()                       // called once the service is about to serve
+}
+
+// WithAdminListener serves the admin API on ln instead of listening on
+// AdminAddr.
+func (c Config) WithAdminListener(ln net.Listener) Config {
+	c.adminLn = ln
+	c.AdminAddr = ln.Addr().String()
+	return c
+}
+
+// WithOnServing calls fn once the service has started every part and is
+// about to serve (the all-in-one run waits for all six).
+func (c Config) WithOnServing(fn func()) Config {
+	c.onServing = fn
+	return c
+}
+
+// EnvShutdownDrain bounds how long a graceful shutdown waits for in-flight
+// requests and the outbox.
+const EnvShutdownDrain = "SHUTDOWN_DRAIN"
+
+// LoadConfig reads the configuration of service from getenv.
+func LoadConfig(service contract.Service, getenv func(string) string) (Config, error) {
+	get := func(key, def string) string {
+		if v := strings.TrimSpace(getenv(key)); v != "" {
+			return v
+		}
+		return def
+	}
+	cfg := Config{
+		Addr:        get(contract.EnvAddr, fmt.Sprintf(":%d", contract.HTTPPort)),
+		AdminAddr:   get(contract.EnvAdminAddr, ""),
+		DataDir:     get(contract.EnvDataDir, "./data"),
+		DatabaseURL: get(contract.EnvDatabaseURL, ""),
+		SchemaPref:  get(contract.EnvSchemaPrefix, ""),
+		NATSURL:     get(contract.EnvNATSURL, ""),
+		HealthyFile: get(contract.EnvHealthyFile, contract.HealthyFile),
+		upstreams:   map[contract.Service]string{},
+		policies:    map[string]resilience.Policy{},
+	}
+	if err := cfg.LogLevel.UnmarshalText([]byte(get(contract.EnvLogLevel, "info"))); err != nil {
+		return Config{}, fmt.Errorf("%s: %w", contract.EnvLogLevel, err)
+	}
+	drain, err := time.ParseDuration(get(EnvShutdownDrain, "10s"))
+	if err != nil || drain <= 0 {
+		return Config{}, fmt.Errorf("%s=%q: want a positive duration like 10s", EnvShutdownDrain, getenv(EnvShutdownDrain))
+	}
+	cfg.Drain = drain
+	for _, up := range contract.Calls()[service] {
+		raw := get(contract.EnvURL(up), fmt.Sprintf("http://127.0.0.1:%d", contract.LocalPort(up)))
+		u, err := url.Parse(raw)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return Config{}, fmt.Errorf("%s=%q: want a base URL like http://%s:8080", contract.EnvURL(up), raw, up)
+		}
+		cfg.upstreams[up] = strings.TrimRight(raw, "/")
+		policy, err := resilience.FromEnv(up, getenv)
+		if err != nil {
+			return Config{}, err
+		}
+		cfg.policies[u.Host] = policy
+	}
+	return cfg, nil
+}
+
+// Upstream is the base URL of a service this one calls. Only the edges of
+// contract.Calls() have one; asking for another is a wiring bug.
+func (c Config) Upstream(s contract.Service) string {
+	u, ok := c.upstreams[s]
+	if !ok {
+		panic(fmt.Sprintf("host: no upstream %q: add the edge to contract.Calls", s))
+	}
+	return u
+}
+
+// Policy is the resilience policy for calls to host (an upstream's
+// host:port); hosts outside the call graph get the mesh defaults.
+func (c Config) Policy(host string) resilience.Policy {
+	if p, ok := c.policies[host]; ok {
+		return p
+	}
+	return resilience.Default("")
+}

@@ -1,0 +1,328 @@
+// Package host is the runtime every service binary shares: configuration from
+// the environment, the database and its migrations, JetStream with the
+// outbox relay and the consumers, /healthz /readyz /metrics, the liveness
+// file, and graceful shutdown. A service plugs in through a Spec.
+package host
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"time"
+
+	natsgo "github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/carrental/carrental/svc/contract"
+	"github.com/carrental/carrental/svc/platform/endpointmw"
+	"github.com/carrental/carrental/svc/platform/fault"
+	"github.com/carrental/carrental/svc/platform/health"
+	"github.com/carrental/carrental/svc/platform/httpx"
+	"github.com/carrental/carrental/svc/platform/nats"
+	"github.com/carrental/carrental/svc/platform/outbox"
+	"github.com/carrental/carrental/svc/platform/resilience"
+	"github.com/carrental/carrental/svc/platform/sqldb"
+)
+
+// Spec is how a service plugs into the runtime.
+type Spec struct {
+	Service    contract.Service
+	Migrations fs.FS // the service's migrations; nil when it keeps no data
+	Events     bool  // whether it publishes or consumes events
+	Build      func(ctx context.Context, d *Deps) (*Built, error)
+}
+
+// Deps are what the runtime hands a service to build itself from.
+type Deps struct {
+	Service  contract.Service
+	Config   Config
+	Getenv   func(string) string
+	Log      *slog.Logger
+	DB       *sqldb.DB     // nil without Migrations
+	Relay    *outbox.Relay // nil without DB and Events; Notify it after a commit that added events
+	Metrics  *endpointmw.Metrics
+	Registry *prometheus.Registry
+	HTTP     *http.Client // for calls to upstream services, with the resilience policy applied
+	Now      func() time.Time
+}
+
+// Built is what a service hands back: its routes, its consumers and any
+// background work that must stop with it.
+type Built struct {
+	Handler    http.Handler
+	Consumers  []nats.Consumer
+	Background []func(ctx context.Context)
+	Ready      map[string]health.Check
+}
+
+// Main runs a service binary: "probe" checks liveness, anything else runs
+// the service until SIGINT or SIGTERM.
+func Main(spec Spec) {
+	if len(os.Args) > 1 && os.Args[1] == contract.ProbeSubcommand {
+		path := os.Getenv(contract.EnvHealthyFile)
+		if path == "" {
+			path = contract.HealthyFile
+		}
+		os.Exit(health.Probe(path, os.Stderr))
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := Run(ctx, spec, os.Getenv, os.Stdout); err != nil {
+		fmt.Fprintf(os.Stderr, "%s: %v\n", spec.Service, err)
+		os.Exit(1)
+	}
+}
+
+// Run runs one service until ctx is done, then shuts it down gracefully:
+// the listener stops, in-flight requests drain, consumers stop, the outbox
+// is flushed, connections close. Logs go to stdout as JSON.
+func Run(ctx context.Context, spec Spec, getenv func(string) string, stdout io.Writer) error {
+	cfg, err := LoadConfig(spec.Service, getenv)
+	if err != nil {
+		return err
+	}
+	log := slog.New(slog.NewJSONHandler(stdout, &slog.HandlerOptions{Level: cfg.LogLevel})).With("service", string(spec.Service))
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", cfg.Addr, err)
+	}
+	return RunOn(ctx, spec, cfg, ln, getenv, log)
+}
+
+// RunOn is Run with the configuration, listener and logger already made
+// (tests and the all-in-one binary pick their own ports). It starts the
+// service in steps, each undone in reverse order when the service stops
+// or a later step fails.
+func RunOn(ctx context.Context, spec Spec, cfg Config, ln net.Listener, getenv func(string) string, log *slog.Logger) (err error) {
+	p := newProcess(ctx, spec, cfg, getenv, log)
+	defer p.stop()
+	defer func() {
+		if err == nil {
+			return
+		}
+		ln.Close()
+		// A shutdown that arrives while the service is still starting
+		// (connecting to NATS, migrating) is a clean stop, not a failure.
+		if ctx.Err() != nil {
+			log.Info("stopped while starting", "reason", err)
+			err = nil
+		}
+	}()
+	for _, step := range []func(context.Context) error{p.openDatabase, p.connectEvents, p.startRelay, p.build, p.startAdmin} {
+		if err := step(ctx); err != nil {
+			return err
+		}
+	}
+	return p.serve(ctx, ln)
+}
+
+// process is one service while it runs: what it has started so far, and
+// how to stop each piece.
+type process struct {
+	spec       Spec
+	cfg        Config
+	log        *slog.Logger
+	deps       *Deps
+	registry   *prometheus.Registry
+	ready      health.Readiness
+	js         jetstream.JetStream
+	built      *Built
+	faults     fault.Injector
+	undo       []func() // run in reverse by stop
+	background sync.WaitGroup
+	bgCtx      context.Context // outlives ctx until stop, so work drains after shutdown starts
+}
+
+func newProcess(ctx context.Context, spec Spec, cfg Config, getenv func(string) string, log *slog.Logger) *process {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	p := &process{spec: spec, cfg: cfg, log: log, registry: reg}
+	p.deps = &Deps{
+		Service: spec.Service, Config: cfg, Getenv: getenv, Log: log,
+		Metrics: endpointmw.NewMetrics(reg, string(spec.Service)), Registry: reg,
+		// Every call to another service goes through the resilience
+		// transport: per-try timeouts, retries of repeatable calls, a
+		// breaker and a concurrency limit per upstream (see README).
+		HTTP: &http.Client{Transport: resilience.NewTransport(upstreamTransport(), cfg.Policy)},
+		Now:  time.Now,
+	}
+	bgCtx, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
+	p.bgCtx = bgCtx
+	p.onStop(func() { stopBackground(); p.background.Wait() })
+	return p
+}
+
+func (p *process) onStop(fn func()) { p.undo = append(p.undo, fn) }
+
+func (p *process) stop() {
+	for i := len(p.undo) - 1; i >= 0; i-- {
+		p.undo[i]()
+	}
+}
+
+func (p *process) goBackground(fn func(ctx context.Context)) {
+	p.background.Go(func() { fn(p.bgCtx) })
+}
+
+// openDatabase opens and migrates the service's database, if it keeps data.
+func (p *process) openDatabase(ctx context.Context) error {
+	if p.spec.Migrations == nil {
+		return nil
+	}
+	db, err := sqldb.Open(ctx, sqldb.Config{Name: string(p.spec.Service), DataDir: p.cfg.DataDir,
+		DatabaseURL: p.cfg.DatabaseURL, Schema: p.cfg.SchemaPref + string(p.spec.Service)})
+	if err != nil {
+		return err
+	}
+	p.onStop(func() { db.Close() })
+	if err := db.Migrate(ctx, p.spec.Migrations); err != nil {
+		return err
+	}
+	p.deps.DB = db
+	p.ready.Add("database", db.PingContext)
+	p.log.Info("database ready", "dialect", db.Dialect, "where", db.Where)
+	return nil
+}
+
+// connectEvents connects to JetStream (an embedded server when NATS_URL
+// is empty), if the service publishes or consumes events.
+func (p *process) connectEvents(ctx context.Context) error {
+	if !p.spec.Events {
+		return nil
+	}
+	url := p.cfg.NATSURL
+	if url == "" {
+		ns, err := nats.StartEmbedded(filepath.Join(p.cfg.DataDir, "nats-"+string(p.spec.Service)), "127.0.0.1", -1)
+		if err != nil {
+			return err
+		}
+		p.onStop(func() { ns.Shutdown(); ns.WaitForShutdown() })
+		url = ns.ClientURL()
+		p.log.Info("embedded nats-server started", "url", url)
+	}
+	nc, js, err := nats.Connect(ctx, url, string(p.spec.Service))
+	if err != nil {
+		return err
+	}
+	p.onStop(nc.Close)
+	p.js = js
+	p.ready.Add("nats", func(context.Context) error {
+		if s := nc.Status(); s != natsgo.CONNECTED {
+			return fmt.Errorf("nats connection is %s", s)
+		}
+		return nil
+	})
+	return nil
+}
+
+// startRelay publishes the outbox, when the service has both a database
+// and events.
+func (p *process) startRelay(context.Context) error {
+	if p.deps.DB == nil || p.js == nil {
+		return nil
+	}
+	p.deps.Relay = outbox.NewRelay(p.deps.DB, nats.Publisher{JS: p.js}, p.log, time.Second)
+	p.goBackground(func(ctx context.Context) { p.deps.Relay.Run(ctx, p.cfg.Drain) })
+	return nil
+}
+
+// build hands the dependencies to the service and starts what it returns:
+// its readiness checks, consumers and background work.
+func (p *process) build(ctx context.Context) error {
+	built, err := p.spec.Build(ctx, p.deps)
+	if err != nil {
+		return fmt.Errorf("build %s: %w", p.spec.Service, err)
+	}
+	p.built = built
+	for name, check := range built.Ready {
+		p.ready.Add(name, check)
+	}
+	for _, c := range built.Consumers {
+		if p.js == nil {
+			return fmt.Errorf("%s: consumer %s needs Spec.Events", p.spec.Service, c.Durable)
+		}
+		stop, err := nats.Consume(ctx, p.js, c, p.log)
+		if err != nil {
+			return err
+		}
+		p.onStop(stop)
+	}
+	for _, fn := range built.Background {
+		p.goBackground(fn)
+	}
+	return nil
+}
+
+// startAdmin serves fault injection on the admin listener, if configured.
+// The gateway routes nothing there and no Kubernetes Service exposes it.
+func (p *process) startAdmin(context.Context) error {
+	if p.cfg.AdminAddr == "" {
+		return nil
+	}
+	ln := p.cfg.adminLn
+	if ln == nil {
+		var err error
+		if ln, err = net.Listen("tcp", p.cfg.AdminAddr); err != nil {
+			return fmt.Errorf("admin listener %s: %w", p.cfg.AdminAddr, err)
+		}
+	}
+	p.goBackground(func(ctx context.Context) {
+		if err := httpx.Serve(ctx, ln, fault.AdminHandler(&p.faults, p.cfg.HealthyFile), time.Second); err != nil {
+			p.log.Warn("admin listener stopped", "err", err)
+		}
+	})
+	p.log.Info("admin listener (fault injection)", "addr", ln.Addr().String())
+	return nil
+}
+
+// routes are the service's own routes behind the fault injector, and the
+// endpoints every service serves.
+func (p *process) routes() http.Handler {
+	mux := httpx.NewRouter()
+	mux.HandleFunc("GET "+contract.PathHealthz, func(w http.ResponseWriter, _ *http.Request) {
+		httpx.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	mux.Handle("GET "+contract.PathReadyz, p.ready.Handler(httpx.WriteJSON))
+	mux.Handle("GET "+contract.PathMetrics, promhttp.HandlerFor(p.registry, promhttp.HandlerOpts{Registry: p.registry}))
+	if p.built.Handler != nil {
+		mux.Handle("/", p.faults.Middleware(p.built.Handler))
+	}
+	return mux
+}
+
+// serve marks the service live and serves until ctx is done, then drains.
+func (p *process) serve(ctx context.Context, ln net.Listener) error {
+	if err := health.MarkLive(p.cfg.HealthyFile); err != nil {
+		return err
+	}
+	p.onStop(func() { _ = health.MarkDead(p.cfg.HealthyFile) })
+	p.log.Info("serving", "addr", ln.Addr().String(), "liveness_file", p.cfg.HealthyFile)
+	if p.cfg.onServing != nil {
+		p.cfg.onServing()
+	}
+	err := httpx.Serve(ctx, ln, p.routes(), p.cfg.Drain)
+	if err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("serve: %w", err)
+	}
+	p.log.Info("stopped")
+	return nil
+}
+
+func upstreamTransport() *http.Transport {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConnsPerHost = 64
+	return t
+}

@@ -1,0 +1,220 @@
+// Package nats is the JetStream adapter: an embedded nats-server for local
+// runs, the stream holding every event, a publisher for the outbox relay and
+// durable, explicitly acknowledged consumers.
+package nats
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	natsgo "github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/carrental/carrental/svc/platform/event"
+)
+
+// DuplicateWindow is how long JetStream remembers a message ID. A relay that
+// crashed after publishing and before deleting re-publishes within seconds
+// of restarting; the consumers' inbox covers anything older.
+const DuplicateWindow = 10 * time.Minute
+
+// AckWait is how long an unacknowledged event stays with one consumer
+// instance before JetStream redelivers it.
+const AckWait = 5 * time.Second
+
+// StartEmbedded runs a JetStream-enabled nats-server in this process with
+// its file storage under dir, listening on host:port (port -1 picks a free
+// one). Shut it down with Shutdown and WaitForShutdown.
+func StartEmbedded(dir, host string, port int) (*server.Server, error) {
+	ns, err := server.NewServer(&server.Options{
+		ServerName: "carrental-embedded",
+		Host:       host,
+		Port:       port,
+		JetStream:  true,
+		StoreDir:   dir,
+		NoSigs:     true,
+		NoLog:      true,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("embedded nats: %w", err)
+	}
+	go ns.Start()
+	if !ns.ReadyForConnections(15 * time.Second) {
+		ns.Shutdown()
+		return nil, errors.New("embedded nats: not ready after 15s")
+	}
+	return ns, nil
+}
+
+// Connect dials url, retrying while the server comes up, and makes sure the
+// event stream exists.
+func Connect(ctx context.Context, url, name string) (*natsgo.Conn, jetstream.JetStream, error) {
+	nc, err := natsgo.Connect(url,
+		natsgo.Name(name),
+		natsgo.RetryOnFailedConnect(true),
+		natsgo.MaxReconnects(-1),
+		natsgo.ReconnectWait(250*time.Millisecond),
+	)
+	if err != nil {
+		return nil, nil, fmt.Errorf("nats %s: %w", url, err)
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		nc.Close()
+		return nil, nil, fmt.Errorf("nats: jetstream: %w", err)
+	}
+	if err := EnsureStream(ctx, js); err != nil {
+		nc.Close()
+		return nil, nil, err
+	}
+	return nc, js, nil
+}
+
+// EnsureStream creates the stream every event is stored in, or updates it
+// when its configuration changed.
+//
+// It creates first and updates only on a conflict: six services start at
+// once, and a create with an identical configuration is a no-op on the
+// server, while an update rewrites the stream's store configuration even when
+// nothing changed, which nats-server 2.15 does without holding the lock its
+// consumer creation reads it under (a data race the race detector reports).
+func EnsureStream(ctx context.Context, js jetstream.JetStream) error {
+	cfg := jetstream.StreamConfig{
+		Name:       event.Stream,
+		Subjects:   []string{event.SubjectPrefix + ".>"},
+		Storage:    jetstream.FileStorage,
+		Retention:  jetstream.LimitsPolicy,
+		Duplicates: DuplicateWindow,
+	}
+	var err error
+	for attempt := 0; attempt < 40; attempt++ {
+		_, err = js.CreateStream(ctx, cfg)
+		if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
+			_, err = js.UpdateStream(ctx, cfg)
+		}
+		if err == nil || ctx.Err() != nil {
+			break
+		}
+		// JetStream answers "temporarily unavailable" while it recovers its
+		// store after a restart.
+		select {
+		case <-ctx.Done():
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("nats: stream %s: %w", event.Stream, err)
+	}
+	return nil
+}
+
+// Publisher publishes outbox events to JetStream.
+type Publisher struct{ JS jetstream.JetStream }
+
+// Publish stores body under subject with id as the de-duplication ID.
+func (p Publisher) Publish(ctx context.Context, subject, id string, body []byte) error {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	_, err := p.JS.Publish(ctx, subject, body, jetstream.WithMsgID(id))
+	return err
+}
+
+// Handler applies one event. Returning an error asks for redelivery.
+type Handler func(ctx context.Context, evt event.Event) error
+
+// Consumer describes a durable subscription.
+type Consumer struct {
+	Durable string       // one per (service, purpose); replicas share it
+	Types   []event.Type // the event types to receive, from any source
+	Handle  Handler
+}
+
+// Consume starts a durable, explicitly acknowledged consumer. Events arrive
+// one at a time (MaxAckPending 1), so a redelivered event is never
+// overtaken by a later one. The returned stop function ends it.
+func Consume(ctx context.Context, js jetstream.JetStream, c Consumer, log *slog.Logger) (stop func(), err error) {
+	wanted := map[event.Type]bool{}
+	subjects := make([]string, 0, len(c.Types))
+	for _, t := range c.Types {
+		wanted[t] = true
+		subjects = append(subjects, event.SubjectPrefix+".*."+string(t))
+	}
+	cfg := jetstream.ConsumerConfig{
+		Durable:   c.Durable,
+		AckPolicy: jetstream.AckExplicitPolicy,
+		// A consumer killed mid-event holds its message until AckWait runs
+		// out; handlers take milliseconds, so a short wait brings a
+		// restarted service back in step quickly.
+		AckWait:       AckWait,
+		MaxAckPending: 1,
+		DeliverPolicy: jetstream.DeliverAllPolicy,
+	}
+	switch {
+	case len(subjects) == 1:
+		cfg.FilterSubject = subjects[0]
+	case !supportsMultipleFilters(js.Conn().ConnectedServerVersion()):
+		// Servers before 2.10 (Debian's 2.9, for one) take a single filter:
+		// receive every event and skip the unwanted ones below.
+		cfg.FilterSubject = event.SubjectPrefix + ".>"
+	default:
+		cfg.FilterSubjects = subjects
+	}
+	cons, err := js.CreateOrUpdateConsumer(ctx, event.Stream, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("nats: consumer %s: %w", c.Durable, err)
+	}
+	log = log.With("consumer", c.Durable)
+	handleCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	cc, err := cons.Consume(func(msg jetstream.Msg) {
+		var evt event.Event
+		if err := json.Unmarshal(msg.Data(), &evt); err != nil || evt.ID == "" {
+			// Redelivering a message nobody can read would block the
+			// consumer forever: set it aside and say so loudly.
+			log.Error("event is unreadable; terminated", "subject", msg.Subject(), "err", err)
+			_ = msg.Term()
+			return
+		}
+		if !wanted[evt.Type] {
+			_ = msg.Ack()
+			return
+		}
+		if err := c.Handle(handleCtx, evt); err != nil {
+			delay := redeliveryDelay(msg)
+			log.Warn("event not applied; will redeliver", "type", evt.Type, "id", evt.ID, "in", delay, "err", err)
+			_ = msg.NakWithDelay(delay)
+			return
+		}
+		if err := msg.DoubleAck(handleCtx); err != nil {
+			log.Warn("ack failed; the event will be redelivered and skipped by the inbox", "id", evt.ID, "err", err)
+		}
+	})
+	if err != nil {
+		cancel()
+		return nil, fmt.Errorf("nats: consume %s: %w", c.Durable, err)
+	}
+	return func() { cc.Drain(); <-cc.Closed(); cancel() }, nil
+}
+
+// supportsMultipleFilters reports whether a server of this version (e.g.
+// "2.9.10") accepts several filter subjects on one consumer (2.10 and later).
+func supportsMultipleFilters(version string) bool {
+	var major, minor int
+	if _, err := fmt.Sscanf(version, "%d.%d", &major, &minor); err != nil {
+		return false
+	}
+	return major > 2 || (major == 2 && minor >= 10)
+}
+
+func redeliveryDelay(msg jetstream.Msg) time.Duration {
+	n := uint64(1)
+	if md, err := msg.Metadata(); err == nil {
+		n = md.NumDelivered
+	}
+	d := 100 * time.Millisecond << min(n, 8)
+	return min(d, 10*time.Second)
+}

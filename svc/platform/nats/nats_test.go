@@ -1,0 +1,259 @@
+package nats_test
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"io"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/carrental/carrental/svc/platform/event"
+	"github.com/carrental/carrental/svc/platform/nats"
+	"github.com/carrental/carrental/svc/platform/nats/natstest"
+	"github.com/carrental/carrental/svc/platform/outbox"
+	"github.com/carrental/carrental/svc/platform/sqldb/sqldbtest"
+)
+
+var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+// collector is a consumer handler that fails the first delivery of every
+// event (to prove redelivery) and records what it applied.
+type collector struct {
+	mu      sync.Mutex
+	seen    map[string]int
+	applied []string
+	ch      chan struct{}
+}
+
+func newCollector() *collector {
+	return &collector{seen: map[string]int{}, ch: make(chan struct{}, 1000)}
+}
+
+func (c *collector) handle(_ context.Context, evt event.Event) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.seen[evt.ID]++
+	if c.seen[evt.ID] == 1 {
+		return errors.New("first delivery fails on purpose")
+	}
+	c.applied = append(c.applied, evt.ID)
+	c.ch <- struct{}{}
+	return nil
+}
+
+func (c *collector) wait(t *testing.T, n int) []string {
+	t.Helper()
+	deadline := time.After(30 * time.Second)
+	for i := 0; i < n; i++ {
+		select {
+		case <-c.ch:
+		case <-deadline:
+			t.Fatalf("received %d of %d events", i, n)
+		}
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]string(nil), c.applied...)
+}
+
+func TestOutboxToConsumer(t *testing.T) {
+	for name, start := range map[string]func(testing.TB) string{
+		"embedded": natstest.Embedded,
+		"process":  natstest.Process,
+	} {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			url := start(t)
+			nc, js, err := nats.Connect(ctx, url, "test")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer nc.Close()
+
+			db := sqldbtest.SQLite(t, "reservation", nil)
+			var ids []string
+			for i := 0; i < 5; i++ {
+				evt, _ := event.New("reservation", event.CarReserved, "car01", event.Reservation{CarNo: "car01"}, time.Now())
+				if err := db.Tx(ctx, func(tx *sql.Tx) error { return outbox.Add(ctx, tx, evt) }); err != nil {
+					t.Fatal(err)
+				}
+				ids = append(ids, evt.ID)
+			}
+			// An event type the consumer did not ask for must not reach it.
+			other, _ := event.New("payment", event.PaymentApproved, "p", event.Payment{}, time.Now())
+			if err := db.Tx(ctx, func(tx *sql.Tx) error { return outbox.Add(ctx, tx, other) }); err != nil {
+				t.Fatal(err)
+			}
+			relay := outbox.NewRelay(db, nats.Publisher{JS: js}, quiet, time.Hour)
+			if n, err := relay.Flush(ctx); err != nil || n != 6 {
+				t.Fatalf("flush: %d %v", n, err)
+			}
+			// A relay that crashed before deleting re-publishes the same IDs;
+			// JetStream drops them as duplicates.
+			for _, id := range ids {
+				if err := (nats.Publisher{JS: js}).Publish(ctx, event.Subject("reservation", event.CarReserved), id, []byte(`{"id":"`+id+`","type":"CarReserved"}`)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			stream, err := js.Stream(ctx, event.Stream)
+			if err != nil {
+				t.Fatal(err)
+			}
+			info, err := stream.Info(ctx)
+			if err != nil || info.State.Msgs != 6 {
+				t.Fatalf("stream holds %d messages (%v), want 6: duplicates were stored", info.State.Msgs, err)
+			}
+
+			c := newCollector()
+			stop, err := nats.Consume(ctx, js, nats.Consumer{Durable: "management", Types: []event.Type{event.CarReserved}, Handle: c.handle}, quiet)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer stop()
+			got := c.wait(t, 5)
+			for i := range ids {
+				if got[i] != ids[i] {
+					t.Fatalf("event %d applied out of order: %v vs %v", i, got, ids)
+				}
+			}
+			c.mu.Lock()
+			if _, ok := c.seen[other.ID]; ok {
+				t.Fatal("consumer received an event type it did not subscribe to")
+			}
+			c.mu.Unlock()
+		})
+	}
+}
+
+func TestUnreadableEventDoesNotBlockTheConsumer(t *testing.T) {
+	ctx := context.Background()
+	nc, js, err := nats.Connect(ctx, natstest.Embedded(t), "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	pub := nats.Publisher{JS: js}
+	if err := pub.Publish(ctx, event.Subject("management", event.CarRegistered), "bad", []byte("not json")); err != nil {
+		t.Fatal(err)
+	}
+	good, _ := event.New("management", event.CarRegistered, "car01", event.Car{CarNo: "car01"}, time.Now())
+	body, _ := jsonOf(good)
+	if err := pub.Publish(ctx, good.Subject(), good.ID, body); err != nil {
+		t.Fatal(err)
+	}
+	c := newCollector()
+	stop, err := nats.Consume(ctx, js, nats.Consumer{Durable: "view", Types: []event.Type{event.CarRegistered}, Handle: c.handle}, quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	if got := c.wait(t, 1); got[0] != good.ID {
+		t.Fatalf("applied %v", got)
+	}
+}
+
+func TestConsumerWorksOnOldServers(t *testing.T) {
+	// Debian's nats-server 2.9 takes one filter subject per consumer; the
+	// fallback must still deliver only the wanted types, in order.
+	ctx := context.Background()
+	nc, js, err := nats.Connect(ctx, natstest.Process(t), "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	pub := nats.Publisher{JS: js}
+	var want []string
+	for _, typ := range []event.Type{event.CarRented, event.PaymentApproved, event.CarReturned} {
+		evt, _ := event.New("rental", typ, "car01", event.Rental{CarNo: "car01"}, time.Now())
+		body, _ := jsonOf(evt)
+		if err := pub.Publish(ctx, evt.Subject(), evt.ID, body); err != nil {
+			t.Fatal(err)
+		}
+		if typ != event.PaymentApproved {
+			want = append(want, evt.ID)
+		}
+	}
+	c := newCollector()
+	stop, err := nats.Consume(ctx, js, nats.Consumer{Durable: "m", Types: []event.Type{event.CarRented, event.CarReturned}, Handle: c.handle}, quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	got := c.wait(t, 2)
+	if len(got) != 2 || got[0] != want[0] || got[1] != want[1] {
+		t.Fatalf("applied %v, want %v", got, want)
+	}
+}
+
+func TestEnsureStreamKeepsAnIdenticalStreamAndUpdatesAChangedOne(t *testing.T) {
+	ctx := context.Background()
+	nc, js, err := nats.Connect(ctx, natstest.Embedded(t), "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+
+	// An operator (or an older release) left the stream with another
+	// duplicate window: the next start brings it back to ours.
+	stream, err := js.Stream(ctx, event.Stream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := stream.CachedInfo().Config
+	cfg.Duplicates = time.Minute
+	if _, err := js.UpdateStream(ctx, cfg); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if err := nats.EnsureStream(ctx, js); err != nil {
+			t.Fatal(err)
+		}
+		info, err := js.Stream(ctx, event.Stream)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := info.CachedInfo().Config.Duplicates; got != nats.DuplicateWindow {
+			t.Fatalf("duplicate window %v, want %v", got, nats.DuplicateWindow)
+		}
+	}
+}
+
+func TestServicesStartingTogetherShareOneStream(t *testing.T) {
+	// Six services ensure the stream and create their consumers at the same
+	// moment; under -race this is where an update of an unchanged stream
+	// raced with consumer creation inside nats-server.
+	ctx := context.Background()
+	url := natstest.Embedded(t)
+	var wg sync.WaitGroup
+	errs := make(chan error, 12)
+	for i := range 6 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			nc, js, err := nats.Connect(ctx, url, "test")
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer nc.Close()
+			stop, err := nats.Consume(ctx, js, nats.Consumer{
+				Durable: "together-" + string(rune('a'+i)),
+				Types:   []event.Type{event.CarRegistered},
+				Handle:  func(context.Context, event.Event) error { return nil },
+			}, quiet)
+			if err != nil {
+				errs <- err
+				return
+			}
+			stop()
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+}

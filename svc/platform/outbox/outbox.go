@@ -1,0 +1,194 @@
+// Package outbox implements the transactional outbox: a service stores each
+// event in the transaction that changes its state (Add), and a Relay
+// publishes stored events to the broker in order, deleting each one only
+// after the broker acknowledged it. A crash between the two re-publishes the
+// event under the same ID, which JetStream's duplicate window and the
+// consumers' inbox absorb.
+package outbox
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/carrental/carrental/svc/platform/event"
+	"github.com/carrental/carrental/svc/platform/sqldb"
+)
+
+// Add stores evt in the outbox as part of tx.
+func Add(ctx context.Context, tx *sql.Tx, evt event.Event) error {
+	body, err := json.Marshal(evt)
+	if err != nil {
+		return fmt.Errorf("outbox: %w", err)
+	}
+	_, err = tx.ExecContext(ctx,
+		`INSERT INTO outbox (event_id, subject, body, created_at) VALUES ($1, $2, $3, $4)`,
+		evt.ID, evt.Subject(), string(body), evt.OccurredAt.UTC().Format(sqldb.TimeLayout))
+	if err != nil {
+		return fmt.Errorf("outbox: add %s: %w", evt.Type, err)
+	}
+	return nil
+}
+
+// Publisher delivers one event to the broker and returns once the broker has
+// stored it. The event ID must be used for de-duplication.
+type Publisher interface {
+	Publish(ctx context.Context, subject, id string, body []byte) error
+}
+
+// Relay moves events from a database's outbox to a Publisher.
+type Relay struct {
+	db       *sqldb.DB
+	pub      Publisher
+	log      *slog.Logger
+	interval time.Duration
+	batch    int
+	wake     chan struct{}
+}
+
+// NewRelay returns a relay polling every interval and whenever Notify is
+// called.
+func NewRelay(db *sqldb.DB, pub Publisher, log *slog.Logger, interval time.Duration) *Relay {
+	return &Relay{db: db, pub: pub, log: log, interval: interval, batch: 100, wake: make(chan struct{}, 1)}
+}
+
+// Notify wakes the relay; call it after committing a transaction that added
+// events so they go out without waiting for the next poll.
+func (r *Relay) Notify() {
+	select {
+	case r.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run relays until ctx is done, then makes one last attempt to flush what is
+// left (bounded by drain) so a graceful shutdown leaves the outbox empty.
+func (r *Relay) Run(ctx context.Context, drain time.Duration) {
+	t := time.NewTicker(r.interval)
+	defer t.Stop()
+	for {
+		if _, err := r.Flush(ctx); err != nil && ctx.Err() == nil {
+			r.log.Warn("outbox relay: publish failed; will retry", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			flushCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), drain)
+			n, err := r.Flush(flushCtx)
+			cancel()
+			if err != nil {
+				r.log.Warn("outbox relay: events left for the next start", "err", err)
+			} else {
+				r.log.Info("outbox relay stopped", "flushed", n)
+			}
+			return
+		case <-t.C:
+		case <-r.wake:
+		}
+	}
+}
+
+// Flush publishes every stored event in order and returns how many went out.
+func (r *Relay) Flush(ctx context.Context) (int, error) {
+	total := 0
+	for {
+		n, err := r.publishBatch(ctx)
+		total += n
+		if err != nil || n < r.batch {
+			return total, err
+		}
+	}
+}
+
+type pending struct {
+	seq         int64
+	id, subject string
+	body        string
+}
+
+func (r *Relay) publishBatch(ctx context.Context) (int, error) {
+	rows, err := r.db.QueryContext(ctx,
+		`SELECT seq, event_id, subject, body FROM outbox ORDER BY seq LIMIT $1`, r.batch)
+	if err != nil {
+		return 0, fmt.Errorf("outbox: read: %w", err)
+	}
+	var batch []pending
+	for rows.Next() {
+		var p pending
+		if err := rows.Scan(&p.seq, &p.id, &p.subject, &p.body); err != nil {
+			rows.Close()
+			return 0, fmt.Errorf("outbox: read: %w", err)
+		}
+		batch = append(batch, p)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return 0, fmt.Errorf("outbox: read: %w", err)
+	}
+	for i, p := range batch {
+		// One at a time and in order: a consumer sees a service's events in
+		// the order the service committed them.
+		if err := r.pub.Publish(ctx, p.subject, p.id, []byte(p.body)); err != nil {
+			return i, fmt.Errorf("outbox: publish %s: %w", p.id, err)
+		}
+		if _, err := r.db.ExecContext(ctx, `DELETE FROM outbox WHERE seq = $1`, p.seq); err != nil {
+			return i, fmt.Errorf("outbox: delete %s: %w", p.id, err)
+		}
+	}
+	return len(batch), nil
+}
+
+// Pending counts the events not yet relayed.
+func Pending(ctx context.Context, db *sqldb.DB) (int, error) {
+	var n int
+	err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM outbox`).Scan(&n)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil
+	}
+	return n, err
+}
+
+// UpdateWithEvent runs a compare-and-set statement in a transaction and,
+// only when it changed a row, stores evt (nil: no event) with it. It
+// reports whether a row changed: matching nothing means another call made
+// the same change first, and that call's event is already stored.
+func UpdateWithEvent(ctx context.Context, db *sqldb.DB, evt *event.Event, query string, args ...any) (bool, error) {
+	changed := false
+	err := db.Tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, query, args...)
+		if err != nil {
+			return err
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return fmt.Errorf("rows affected: %w", err)
+		}
+		if n == 0 {
+			return nil
+		}
+		changed = true
+		if evt == nil {
+			return nil
+		}
+		return Add(ctx, tx, *evt)
+	})
+	return changed, err
+}
+
+// InsertWithEvent runs an INSERT and stores evt with it in one
+// transaction. A unique violation is duplicate: the row exists already.
+func InsertWithEvent(ctx context.Context, db *sqldb.DB, evt event.Event, duplicate error, query string, args ...any) error {
+	return db.Tx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, query, args...)
+		if sqldb.IsUniqueViolation(err) {
+			return duplicate
+		}
+		if err != nil {
+			return fmt.Errorf("insert for %s: %w", evt.Type, err)
+		}
+		return Add(ctx, tx, evt)
+	})
+}

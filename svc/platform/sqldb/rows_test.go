@@ -1,0 +1,78 @@
+package sqldb_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"testing/fstest"
+	"time"
+
+	"github.com/carrental/carrental/svc/platform/sqldb"
+	"github.com/carrental/carrental/svc/platform/sqldb/sqldbtest"
+)
+
+type booking struct {
+	No       string
+	At       time.Time
+	Returned *time.Time
+}
+
+var errNoBooking = errors.New("booking not found")
+
+var bookings = sqldb.Table[booking]{
+	Noun:   "booking",
+	Select: `SELECT no, at, returned FROM bookings`,
+	Fields: func(b *booking) []any {
+		return []any{&b.No, sqldb.Timestamp(&b.At), sqldb.OptionalTimestamp(&b.Returned)}
+	},
+	Key:      func(b *booking) string { return b.No },
+	NotFound: errNoBooking,
+}
+
+var bookingTables = fstest.MapFS{"001.sql": {Data: []byte(`CREATE TABLE bookings (no TEXT PRIMARY KEY, at TEXT NOT NULL, returned TEXT NOT NULL)`)}}
+
+func TestTableRoundTripsTimestampsAndNamesCorruptRows(t *testing.T) {
+	sqldbtest.Each(t, "rows", bookingTables, func(t *testing.T, db *sqldb.DB) {
+		ctx := context.Background()
+		at := time.Date(2020, 8, 1, 9, 30, 0, 123456789, time.UTC)
+		var none *time.Time
+		for _, row := range []struct {
+			no       string
+			at       any
+			returned any
+		}{
+			{"b1", sqldb.Timestamp(&at), sqldb.OptionalTimestamp(&none)},
+			{"b2", sqldb.Timestamp(&at), sqldb.OptionalTimestamp(func() **time.Time { p := &at; return &p }())},
+		} {
+			if _, err := db.ExecContext(ctx, `INSERT INTO bookings (no, at, returned) VALUES ($1, $2, $3)`, row.no, row.at, row.returned); err != nil {
+				t.Fatal(err)
+			}
+		}
+		got, err := bookings.List(ctx, db, `ORDER BY no`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != 2 || !got[0].At.Equal(at) || got[0].Returned != nil || got[1].Returned == nil || !got[1].Returned.Equal(at) {
+			t.Fatalf("round trip: %+v", got)
+		}
+		if _, err := bookings.One(ctx, db, "b9", `WHERE no = $1`, "b9"); !errors.Is(err, errNoBooking) || !strings.Contains(err.Error(), `"b9"`) {
+			t.Fatalf("missing row: %v", err)
+		}
+
+		// A timestamp that does not parse is an error naming the row, in
+		// One and in List, never a zero time.
+		if _, err := db.ExecContext(ctx, `INSERT INTO bookings (no, at, returned) VALUES ('b3', 'yesterday', '')`); err != nil {
+			t.Fatal(err)
+		}
+		for name, read := range map[string]func() error{
+			"One":  func() error { _, err := bookings.One(ctx, db, "b3", `WHERE no = $1`, "b3"); return err },
+			"List": func() error { _, err := bookings.List(ctx, db, `ORDER BY no`); return err },
+		} {
+			err := read()
+			if err == nil || !strings.Contains(err.Error(), `booking "b3"`) || !strings.Contains(err.Error(), `corrupt timestamp "yesterday"`) {
+				t.Errorf("%s of a corrupt row: %v", name, err)
+			}
+		}
+	})
+}

@@ -1,0 +1,155 @@
+// Package sqldb opens a service's own database: embedded SQLite under the
+// data directory by default, PostgreSQL when a DSN is configured, with the
+// service's tables in a schema named after it. It applies the platform's
+// migrations (outbox, inbox) and the service's embedded migrations at start.
+package sqldb
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/stdlib"
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+)
+
+// Dialect is the SQL engine behind a DB. Queries use $1-style placeholders,
+// which both engines accept.
+type Dialect string
+
+const (
+	SQLite   Dialect = "sqlite"
+	Postgres Dialect = "postgres"
+)
+
+// DB is a service's database handle.
+type DB struct {
+	*sql.DB
+	Dialect Dialect
+	// Where names the file or schema, for logs.
+	Where string
+}
+
+// Config says where a service's data lives.
+type Config struct {
+	Name        string // the service; names the SQLite file and the default schema
+	DataDir     string // SQLite: <DataDir>/<Name>.db
+	DatabaseURL string // PostgreSQL DSN; empty selects SQLite
+	Schema      string // PostgreSQL schema; default Name (tests use their own)
+}
+
+var identifier = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,62}$`)
+
+// Open connects and checks the connection. It does not migrate: call Migrate.
+func Open(ctx context.Context, cfg Config) (*DB, error) {
+	if cfg.DatabaseURL != "" {
+		return openPostgres(ctx, cfg)
+	}
+	return openSQLite(ctx, cfg)
+}
+
+func openSQLite(ctx context.Context, cfg Config) (*DB, error) {
+	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
+		return nil, fmt.Errorf("sqlite: data dir: %w", err)
+	}
+	path := filepath.Join(cfg.DataDir, cfg.Name+".db")
+	// WAL with synchronous=FULL keeps every committed transaction across a
+	// kill -9 and a power cut; immediate transactions take the write lock up
+	// front so two writers never deadlock upgrading a read lock.
+	dsn := "file:" + path + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)" +
+		"&_pragma=synchronous(FULL)&_pragma=foreign_keys(1)&_txlock=immediate"
+	db, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite %s: %w", path, err)
+	}
+	// SQLite has one writer; one connection queues writers in Go instead of
+	// bouncing them off SQLITE_BUSY under load.
+	db.SetMaxOpenConns(1)
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("sqlite %s: %w", path, err)
+	}
+	return &DB{DB: db, Dialect: SQLite, Where: path}, nil
+}
+
+func openPostgres(ctx context.Context, cfg Config) (*DB, error) {
+	schema := cfg.Schema
+	if schema == "" {
+		schema = cfg.Name
+	}
+	if !identifier.MatchString(schema) {
+		return nil, fmt.Errorf("postgres: schema %q is not a plain lower-case identifier", schema)
+	}
+	pc, err := pgx.ParseConfig(cfg.DatabaseURL)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: %s: %w", redact(cfg.DatabaseURL), err)
+	}
+	// Create the schema on a plain connection first: search_path may not
+	// name a schema that does not exist yet.
+	boot := stdlib.OpenDB(*pc)
+	_, err = boot.ExecContext(ctx, `CREATE SCHEMA IF NOT EXISTS "`+schema+`"`)
+	boot.Close()
+	if err != nil && !IsUniqueViolation(err) { // two replicas racing to create it
+		return nil, fmt.Errorf("postgres: create schema %s: %w", schema, err)
+	}
+	pc.RuntimeParams["search_path"] = schema
+	db := stdlib.OpenDB(*pc)
+	db.SetMaxOpenConns(10)
+	db.SetConnMaxIdleTime(5 * time.Minute)
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("postgres %s: %w", redact(cfg.DatabaseURL), err)
+	}
+	return &DB{DB: db, Dialect: Postgres, Where: pc.Host + "/" + pc.Database + " schema " + schema}, nil
+}
+
+// redact drops the password from a DSN for error messages.
+func redact(dsn string) string {
+	if i := strings.Index(dsn, "@"); i > 0 {
+		if j := strings.Index(dsn, "://"); j > 0 && j < i {
+			return dsn[:j+3] + "***" + dsn[i:]
+		}
+	}
+	return dsn
+}
+
+// Tx runs fn in a transaction, committing when it returns nil and rolling
+// back otherwise.
+func (db *DB) Tx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	if err := fn(tx); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+// IsUniqueViolation reports whether err is a unique or primary key
+// violation in either engine.
+func IsUniqueViolation(err error) bool {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		return pgErr.Code == "23505"
+	}
+	var liteErr *sqlite.Error
+	if errors.As(err, &liteErr) {
+		code := liteErr.Code()
+		return code == sqlite3.SQLITE_CONSTRAINT_UNIQUE || code == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY
+	}
+	return false
+}

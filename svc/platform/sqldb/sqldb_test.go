@@ -1,0 +1,88 @@
+package sqldb_test
+
+import (
+	"context"
+	"database/sql"
+	"strings"
+	"testing"
+	"testing/fstest"
+
+	"github.com/carrental/carrental/svc/platform/sqldb"
+	"github.com/carrental/carrental/svc/platform/sqldb/sqldbtest"
+)
+
+var migrations = fstest.MapFS{
+	"001_cars.sql":            {Data: []byte(`CREATE TABLE cars (car_no TEXT PRIMARY KEY, amount BIGINT NOT NULL)`)},
+	"002_engine.sqlite.sql":   {Data: []byte(`CREATE TABLE engine (name TEXT); INSERT INTO engine VALUES ('sqlite')`)},
+	"002_engine.postgres.sql": {Data: []byte(`CREATE TABLE engine (name TEXT); INSERT INTO engine VALUES ('postgres')`)},
+}
+
+func TestMigrateAndQueryOnBothEngines(t *testing.T) {
+	sqldbtest.Each(t, "sqldb", migrations, func(t *testing.T, db *sqldb.DB) {
+		ctx := context.Background()
+		var engine string
+		if err := db.QueryRowContext(ctx, `SELECT name FROM engine`).Scan(&engine); err != nil {
+			t.Fatal(err)
+		}
+		if engine != string(db.Dialect) {
+			t.Fatalf("engine-specific migration: got %q on %s", engine, db.Dialect)
+		}
+		// A second Migrate applies nothing twice.
+		if err := db.Migrate(ctx, migrations); err != nil {
+			t.Fatal(err)
+		}
+		var rows int
+		if err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM engine`).Scan(&rows); err != nil || rows != 1 {
+			t.Fatalf("engine rows = %d, %v", rows, err)
+		}
+		if _, err := db.ExecContext(ctx, `INSERT INTO cars (car_no, amount) VALUES ($1, $2)`, "car01", 10000); err != nil {
+			t.Fatal(err)
+		}
+		_, err := db.ExecContext(ctx, `INSERT INTO cars (car_no, amount) VALUES ($1, $2)`, "car01", 1)
+		if !sqldb.IsUniqueViolation(err) {
+			t.Fatalf("duplicate key: %v is not a unique violation", err)
+		}
+	})
+}
+
+func TestTxRollsBackOnError(t *testing.T) {
+	sqldbtest.Each(t, "sqldb", migrations, func(t *testing.T, db *sqldb.DB) {
+		ctx := context.Background()
+		err := db.Tx(ctx, func(tx *sql.Tx) error {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO cars (car_no, amount) VALUES ('a', 1)`); err != nil {
+				return err
+			}
+			_, err := tx.ExecContext(ctx, `INSERT INTO cars (car_no, amount) VALUES ('a', 2)`)
+			return err
+		})
+		if err == nil {
+			t.Fatal("want the duplicate to fail the transaction")
+		}
+		var n int
+		if err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM cars`).Scan(&n); err != nil || n != 0 {
+			t.Fatalf("partial write: %d rows (%v)", n, err)
+		}
+	})
+}
+
+func TestBrokenMigrationLeavesNothing(t *testing.T) {
+	broken := fstest.MapFS{
+		"001_ok.sql":     {Data: []byte(`CREATE TABLE ok (x TEXT)`)},
+		"002_broken.sql": {Data: []byte(`CREATE TABLE broken (`)},
+	}
+	db := sqldbtest.SQLite(t, "x", nil)
+	err := db.Migrate(context.Background(), broken)
+	if err == nil || !strings.Contains(err.Error(), "002_broken") {
+		t.Fatalf("error %v does not name the broken migration", err)
+	}
+	if _, err := db.ExecContext(context.Background(), `SELECT * FROM ok`); err == nil {
+		t.Fatal("the first migration of a failed run was kept")
+	}
+}
+
+func TestOpenRejectsBadSchemaName(t *testing.T) {
+	_, err := sqldb.Open(context.Background(), sqldb.Config{Name: "x", DatabaseURL: sqldbtest.PostgresDSN(), Schema: `a"; DROP`})
+	if err == nil || !strings.Contains(err.Error(), "identifier") {
+		t.Fatalf("err = %v", err)
+	}
+}
