@@ -5,7 +5,11 @@
 // the values from here.
 package contract
 
-import "sort"
+import (
+	"sort"
+	"strconv"
+	"time"
+)
 
 // Service is the name of a microservice. It is its Kubernetes Service and
 // Deployment name, its image name, its binary name and its DNS name inside
@@ -105,6 +109,11 @@ func Routes() map[string]Service {
 	}
 }
 
+// PathRentalConfig is rental's view of the rental-region values it uses
+// now, and where each came from (file or env): how the ConfigMap
+// experiment sees a change arrive without a restart.
+const PathRentalConfig = "/config"
+
 // Environment keys read by the services and set by the deployment.
 const (
 	EnvAddr        = "ADDR"         // listen address, e.g. ":8080"
@@ -120,7 +129,20 @@ const (
 	EnvCountry      = "COUNTRY"      // rental: from ConfigMap rental-region
 	EnvRegion       = "REGION"       // rental: from ConfigMap rental-region
 	EnvConfigDir    = "CONFIG_DIR"   // rental: where the ConfigMap is mounted
+	// EnvShutdownDrain bounds how long a graceful shutdown waits for
+	// in-flight requests and the outbox (a Go duration, default
+	// DefaultShutdownDrain). The deployment's termination grace period
+	// must outlast it.
+	EnvShutdownDrain = "SHUTDOWN_DRAIN"
 )
+
+// DefaultShutdownDrain is SHUTDOWN_DRAIN's default.
+const DefaultShutdownDrain = 10 * time.Second
+
+// PodAdminAddr is where a service's admin listener (fault injection, the
+// liveness experiment) listens in its pod: loopback, so no network path
+// reaches it; `kubectl exec <pod> -- <binary> http ...` does.
+func PodAdminAddr() string { return "127.0.0.1:" + strconv.Itoa(AdminPort) }
 
 // EnvURL is the environment key holding the base URL of an upstream service,
 // e.g. PAYMENT_URL=http://payment:8080.

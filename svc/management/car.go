@@ -42,7 +42,7 @@ type Car struct {
 type Repository interface {
 	Create(ctx context.Context, car Car, evt event.Event) error
 	Get(ctx context.Context, carNo string) (Car, error)
-	List(ctx context.Context) ([]Car, error)
+	List(ctx context.Context, p value.Page) (value.List[Car], error)
 	UpdateAmount(ctx context.Context, carNo string, amt value.Amount, at time.Time, evt func(Car) (event.Event, error)) (Car, error)
 	Delete(ctx context.Context, carNo string, evt event.Event) error
 	// ApplyLifecycle moves a car along a reservation's lifecycle for evt,

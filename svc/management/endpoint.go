@@ -49,9 +49,7 @@ func makeGet(s Service) endpoint.Endpoint {
 }
 
 func makeList(s Service) endpoint.Endpoint {
-	return func(ctx context.Context, _ any) (any, error) {
-		return s.List(ctx)
-	}
+	return httpx.ListEndpoint(func(ctx context.Context, r httpx.PageRequest) (value.List[Car], error) { return s.List(ctx, r.Page) })
 }
 
 type changeAmountRequest struct {

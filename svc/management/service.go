@@ -17,7 +17,7 @@ type Service interface {
 	// fields is a replay and returns it with created=false.
 	Register(ctx context.Context, r RegisterRequest) (car Car, created bool, err error)
 	Get(ctx context.Context, carNo string) (Car, error)
-	List(ctx context.Context) ([]Car, error)
+	List(ctx context.Context, p value.Page) (value.List[Car], error)
 	ChangeAmount(ctx context.Context, carNo string, amt value.Amount) (Car, error)
 	Remove(ctx context.Context, carNo string) error
 	// Quote prices a rental of the car (CPU-heavy by design).
@@ -94,7 +94,12 @@ func (s *service) Get(ctx context.Context, carNo string) (Car, error) {
 	return s.repo.Get(ctx, carNo)
 }
 
-func (s *service) List(ctx context.Context) ([]Car, error) { return s.repo.List(ctx) }
+func (s *service) List(ctx context.Context, p value.Page) (value.List[Car], error) {
+	if err := p.Validate(); err != nil {
+		return value.List[Car]{}, err
+	}
+	return s.repo.List(ctx, p)
+}
 
 func (s *service) ChangeAmount(ctx context.Context, carNo string, amt value.Amount) (Car, error) {
 	if err := value.ValidateID("carNo", carNo); err != nil {

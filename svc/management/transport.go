@@ -19,7 +19,7 @@ func MakeHandler(e Endpoints) http.Handler {
 	r := httpx.NewRouter()
 	p := contract.PathCarManagements
 	r.Handle("POST "+p, kithttp.NewServer(e.Register, decodeRegister, httpx.EncodeResponse, opts...))
-	r.Handle("GET "+p, kithttp.NewServer(e.List, kithttp.NopRequestDecoder, httpx.EncodeResponse, opts...))
+	r.Handle("GET "+p, kithttp.NewServer(e.List, httpx.DecodePageRequest, httpx.EncodeResponse, opts...))
 	r.Handle("GET "+p+"/{carNo}", kithttp.NewServer(e.Get, decodeCarNo, httpx.EncodeResponse, opts...))
 	r.Handle("PATCH "+p+"/{carNo}", kithttp.NewServer(e.ChangeAmount, decodeChangeAmount, httpx.EncodeResponse, opts...))
 	r.Handle("DELETE "+p+"/{carNo}", kithttp.NewServer(e.Remove, decodeCarNo, encodeNoContent, opts...))

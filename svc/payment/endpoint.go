@@ -8,6 +8,7 @@ import (
 
 	"github.com/carrental/carrental/svc/platform/endpointmw"
 	"github.com/carrental/carrental/svc/platform/httpx"
+	"github.com/carrental/carrental/svc/platform/value"
 )
 
 // Endpoints are the payment go-kit endpoints.
@@ -29,11 +30,10 @@ func MakeEndpoints(s Service, log *slog.Logger, m *endpointmw.Metrics) Endpoints
 		Get: endpointmw.Chain(func(ctx context.Context, req any) (any, error) {
 			return s.Get(ctx, req.(paymtNoRequest).PaymtNo)
 		}, "get_payment", log, m),
-		List: endpointmw.Chain(func(ctx context.Context, req any) (any, error) {
-			return s.List(ctx, req.(listRequest).ResrvNo)
-		}, "list_payments", log, m),
+		List: endpointmw.Chain(httpx.ListEndpoint(func(ctx context.Context, r httpx.PageRequest) (value.List[Payment], error) {
+			return s.List(ctx, r.Query.Get("resrvNo"), r.Page)
+		}), "list_payments", log, m),
 	}
 }
 
 type paymtNoRequest struct{ PaymtNo string }
-type listRequest struct{ ResrvNo string }

@@ -16,7 +16,7 @@ type Service interface {
 	Approve(ctx context.Context, r ApproveRequest) (p Payment, created bool, err error)
 	Cancel(ctx context.Context, paymtNo string) (Payment, error)
 	Get(ctx context.Context, paymtNo string) (Payment, error)
-	List(ctx context.Context, resrvNo string) ([]Payment, error)
+	List(ctx context.Context, resrvNo string, p value.Page) (value.List[Payment], error)
 }
 
 type service struct {
@@ -99,13 +99,16 @@ func (s *service) Get(ctx context.Context, paymtNo string) (Payment, error) {
 	return s.repo.Get(ctx, paymtNo)
 }
 
-func (s *service) List(ctx context.Context, resrvNo string) ([]Payment, error) {
+func (s *service) List(ctx context.Context, resrvNo string, p value.Page) (value.List[Payment], error) {
 	if resrvNo != "" {
 		if err := value.ValidateID("resrvNo", resrvNo); err != nil {
-			return nil, err
+			return value.List[Payment]{}, err
 		}
 	}
-	return s.repo.List(ctx, resrvNo)
+	if err := p.Validate(); err != nil {
+		return value.List[Payment]{}, err
+	}
+	return s.repo.List(ctx, resrvNo, p)
 }
 
 func payload(p Payment) event.Payment {

@@ -14,6 +14,7 @@ import (
 	"github.com/carrental/carrental/svc/platform/outbox"
 	"github.com/carrental/carrental/svc/platform/sqldb"
 	"github.com/carrental/carrental/svc/platform/sqldb/sqldbtest"
+	"github.com/carrental/carrental/svc/platform/value"
 )
 
 func charge(resrvNo string) payment.ApproveRequest {
@@ -44,9 +45,9 @@ func TestApproveNeverChargesTwice(t *testing.T) {
 			})
 		}
 		wg.Wait()
-		list, err := svc.List(ctx, "r1")
-		if created != 1 || err != nil || len(list) != 1 {
-			t.Fatalf("created %d times, %d stored (%v)", created, len(list), err)
+		list, err := svc.List(ctx, "r1", value.Page{Limit: value.DefaultPageLimit})
+		if created != 1 || err != nil || len(list.Items) != 1 {
+			t.Fatalf("created %d times, %d stored (%v)", created, len(list.Items), err)
 		}
 		if n, _ := outbox.Pending(ctx, db); n != 1 {
 			t.Fatalf("%d PaymentApproved events, want 1", n)

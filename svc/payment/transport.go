@@ -19,7 +19,7 @@ func MakeHandler(e Endpoints) http.Handler {
 	r := httpx.NewRouter()
 	p := contract.PathPayments
 	r.Handle("POST "+p, kithttp.NewServer(e.Approve, decodeApprove, httpx.EncodeResponse, opts...))
-	r.Handle("GET "+p, kithttp.NewServer(e.List, decodeList, httpx.EncodeResponse, opts...))
+	r.Handle("GET "+p, kithttp.NewServer(e.List, httpx.DecodePageRequest, httpx.EncodeResponse, opts...))
 	r.Handle("GET "+p+"/{paymtNo}", kithttp.NewServer(e.Get, decodePaymtNo, httpx.EncodeResponse, opts...))
 	r.Handle("POST "+p+"/{paymtNo}/cancel", kithttp.NewServer(e.Cancel, decodePaymtNo, httpx.EncodeResponse, opts...))
 	return r
@@ -44,8 +44,4 @@ func DecodeApprove(r *http.Request) (ApproveRequest, error) {
 
 func decodePaymtNo(_ context.Context, r *http.Request) (any, error) {
 	return paymtNoRequest{PaymtNo: r.PathValue("paymtNo")}, nil
-}
-
-func decodeList(_ context.Context, r *http.Request) (any, error) {
-	return listRequest{ResrvNo: r.URL.Query().Get("resrvNo")}, nil
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/carrental/carrental/svc/platform/endpointmw"
 	"github.com/carrental/carrental/svc/platform/httpx"
+	"github.com/carrental/carrental/svc/platform/value"
 )
 
 // Endpoints are the rental go-kit endpoints.
@@ -29,9 +30,9 @@ func MakeEndpoints(s Service, log *slog.Logger, m *endpointmw.Metrics) Endpoints
 		Get: endpointmw.Chain(func(ctx context.Context, req any) (any, error) {
 			return s.Get(ctx, req.(rentalNoRequest).RentalNo)
 		}, "get_rental", log, m),
-		List: endpointmw.Chain(func(ctx context.Context, _ any) (any, error) {
-			return s.List(ctx)
-		}, "list_rentals", log, m),
+		List: endpointmw.Chain(httpx.ListEndpoint(func(ctx context.Context, r httpx.PageRequest) (value.List[Rental], error) {
+			return s.List(ctx, r.Page)
+		}), "list_rentals", log, m),
 		Config: endpointmw.Chain(func(context.Context, any) (any, error) {
 			return s.Config(), nil
 		}, "config", log, m),

@@ -10,6 +10,7 @@ import (
 
 	"github.com/carrental/carrental/svc/platform/errs"
 	"github.com/carrental/carrental/svc/platform/event"
+	"github.com/carrental/carrental/svc/platform/value"
 )
 
 // Status of a rental.
@@ -45,7 +46,7 @@ type Repository interface {
 	Create(ctx context.Context, r Rental, evt event.Event) error
 	Get(ctx context.Context, rentalNo string) (Rental, error)
 	ByReservation(ctx context.Context, resrvNo string) (Rental, error)
-	List(ctx context.Context) ([]Rental, error)
+	List(ctx context.Context, p value.Page) (value.List[Rental], error)
 	// MarkReturned moves RENTED to RETURNED with evt; false if it was not RENTED.
 	MarkReturned(ctx context.Context, rentalNo string, at time.Time, evt event.Event) (bool, error)
 }

@@ -16,7 +16,7 @@ type Service interface {
 	Rent(ctx context.Context, r RentRequest) (rental Rental, created bool, err error)
 	Return(ctx context.Context, rentalNo string) (Rental, error)
 	Get(ctx context.Context, rentalNo string) (Rental, error)
-	List(ctx context.Context) ([]Rental, error)
+	List(ctx context.Context, p value.Page) (value.List[Rental], error)
 	Config() Region
 }
 
@@ -111,7 +111,12 @@ func (s *service) Get(ctx context.Context, rentalNo string) (Rental, error) {
 	return s.repo.Get(ctx, rentalNo)
 }
 
-func (s *service) List(ctx context.Context) ([]Rental, error) { return s.repo.List(ctx) }
+func (s *service) List(ctx context.Context, p value.Page) (value.List[Rental], error) {
+	if err := p.Validate(); err != nil {
+		return value.List[Rental]{}, err
+	}
+	return s.repo.List(ctx, p)
+}
 
 func (s *service) Config() Region { return s.region.Active() }
 

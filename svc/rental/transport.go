@@ -11,7 +11,7 @@ import (
 )
 
 // PathConfig shows the active rental-region values.
-const PathConfig = "/config"
+const PathConfig = contract.PathRentalConfig
 
 // MakeHandler routes /carRentals and /config.
 func MakeHandler(e Endpoints) http.Handler {
@@ -19,7 +19,7 @@ func MakeHandler(e Endpoints) http.Handler {
 	r := httpx.NewRouter()
 	p := contract.PathCarRentals
 	r.Handle("POST "+p, kithttp.NewServer(e.Rent, decodeRent, httpx.EncodeResponse, opts...))
-	r.Handle("GET "+p, kithttp.NewServer(e.List, kithttp.NopRequestDecoder, httpx.EncodeResponse, opts...))
+	r.Handle("GET "+p, kithttp.NewServer(e.List, httpx.DecodePageRequest, httpx.EncodeResponse, opts...))
 	r.Handle("GET "+p+"/{rentalNo}", kithttp.NewServer(e.Get, decodeRentalNo, httpx.EncodeResponse, opts...))
 	r.Handle("POST "+p+"/{rentalNo}/return", kithttp.NewServer(e.Return, decodeRentalNo, httpx.EncodeResponse, opts...))
 	r.Handle("GET "+PathConfig, kithttp.NewServer(e.Config, kithttp.NopRequestDecoder, httpx.EncodeResponse, opts...))

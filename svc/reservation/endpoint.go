@@ -8,6 +8,7 @@ import (
 
 	"github.com/carrental/carrental/svc/platform/endpointmw"
 	"github.com/carrental/carrental/svc/platform/httpx"
+	"github.com/carrental/carrental/svc/platform/value"
 )
 
 // Endpoints are the reservation go-kit endpoints.
@@ -29,9 +30,9 @@ func MakeEndpoints(s Service, log *slog.Logger, m *endpointmw.Metrics) Endpoints
 			return httpx.Written{Value: res, Created: created}, nil
 		}, "reserve", log, m),
 		Get: endpointmw.Chain(byNo(s.Get), "get_reservation", log, m),
-		List: endpointmw.Chain(func(ctx context.Context, _ any) (any, error) {
-			return s.List(ctx)
-		}, "list_reservations", log, m),
+		List: endpointmw.Chain(httpx.ListEndpoint(func(ctx context.Context, r httpx.PageRequest) (value.List[Reservation], error) {
+			return s.List(ctx, r.Page)
+		}), "list_reservations", log, m),
 		Cancel:       endpointmw.Chain(byNo(s.Cancel), "cancel", log, m),
 		MarkRented:   endpointmw.Chain(byNo(s.MarkRented), "mark_rented", log, m),
 		MarkReturned: endpointmw.Chain(byNo(s.MarkReturned), "mark_returned", log, m),

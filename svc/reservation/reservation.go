@@ -98,15 +98,16 @@ type Repository interface {
 	// Claim stores a PENDING reservation. ErrExists when the resrvNo is
 	// taken; ErrCarTaken when the car has an active reservation.
 	Claim(ctx context.Context, r Reservation) error
-	// Confirm moves PENDING to RESERVED with evt.
-	Confirm(ctx context.Context, resrvNo string, at time.Time, evt event.Event) error
+	// Confirm moves PENDING to RESERVED with evt; false when a concurrent
+	// request with the same resrvNo confirmed it first.
+	Confirm(ctx context.Context, resrvNo string, at time.Time, evt event.Event) (bool, error)
 	// Release deletes a PENDING reservation, freeing its car.
 	Release(ctx context.Context, resrvNo string) error
 	// Transition moves a reservation from one status to another (with evt
 	// when not nil); false when it was not in from.
 	Transition(ctx context.Context, resrvNo string, from, to Status, at time.Time, evt *event.Event) (bool, error)
 	Get(ctx context.Context, resrvNo string) (Reservation, error)
-	List(ctx context.Context) ([]Reservation, error)
+	List(ctx context.Context, p value.Page) (value.List[Reservation], error)
 }
 
 // Errors.

@@ -16,7 +16,7 @@ import (
 type Service interface {
 	Reserve(ctx context.Context, r ReserveRequest) (res Reservation, created bool, err error)
 	Get(ctx context.Context, resrvNo string) (Reservation, error)
-	List(ctx context.Context) ([]Reservation, error)
+	List(ctx context.Context, p value.Page) (value.List[Reservation], error)
 	Cancel(ctx context.Context, resrvNo string) (Reservation, error)
 	// MarkRented and MarkReturned are rental's compare-and-set calls.
 	MarkRented(ctx context.Context, resrvNo string) (Reservation, error)
@@ -63,8 +63,7 @@ func (s *service) Reserve(ctx context.Context, r ReserveRequest) (Reservation, b
 	default:
 		return Reservation{}, false, err
 	}
-	res, err := s.charge(ctx, r)
-	return res, err == nil, err
+	return s.charge(ctx, r)
 }
 
 // claim checks the car with management and holds it with a PENDING row;
@@ -85,31 +84,37 @@ func (s *service) claim(ctx context.Context, r ReserveRequest) error {
 	return err
 }
 
-// charge asks payment to approve and confirms or undoes the claim.
-func (s *service) charge(ctx context.Context, r ReserveRequest) (Reservation, error) {
+// charge asks payment to approve and confirms or undoes the claim. Of
+// concurrent requests for one resrvNo, only the one whose confirmation
+// moved it from PENDING reports it created; the others are replays.
+func (s *service) charge(ctx context.Context, r ReserveRequest) (Reservation, bool, error) {
 	result, err := s.payments.Approve(ctx, Charge{PaymtNo: r.PaymtNo, ResrvNo: r.ResrvNo, CarNo: r.CarNo, CustNo: r.CustNo, Amount: r.RentalAmt})
 	if err != nil {
-		return Reservation{}, s.undo(ctx, r, err)
+		return Reservation{}, false, s.undo(ctx, r, err)
 	}
 	if result.Status != string(value.PaymentApproved) {
 		// An earlier attempt was refunded; its paymtNo cannot be reused.
 		if relErr := s.repo.Release(ctx, r.ResrvNo); relErr != nil {
-			return Reservation{}, relErr
+			return Reservation{}, false, relErr
 		}
-		return Reservation{}, errs.E(errs.Conflict, "payment %s is %s; reserve again with a new paymtNo", r.PaymtNo, result.Status)
+		return Reservation{}, false, errs.E(errs.Conflict, "payment %s is %s; reserve again with a new paymtNo", r.PaymtNo, result.Status)
 	}
 	now := s.now().UTC()
 	evt, err := event.New(contract.Reservation, event.CarReserved, r.CarNo, event.Reservation{
 		ResrvNo: r.ResrvNo, CarNo: r.CarNo, CustNo: r.CustNo, PaymtNo: r.PaymtNo, RentalAmt: int64(r.RentalAmt),
 		ResrvDt: string(r.ResrvDt), RentalDt: string(r.RentalDt), ReturnDt: string(r.ReturnDt)}, now)
 	if err != nil {
-		return Reservation{}, err
+		return Reservation{}, false, err
 	}
-	if err := s.repo.Confirm(ctx, r.ResrvNo, now, evt); err != nil {
-		return Reservation{}, err
+	confirmed, err := s.repo.Confirm(ctx, r.ResrvNo, now, evt)
+	if err != nil {
+		return Reservation{}, false, err
 	}
-	s.notify()
-	return s.repo.Get(ctx, r.ResrvNo)
+	if confirmed {
+		s.notify()
+	}
+	res, err := s.repo.Get(ctx, r.ResrvNo)
+	return res, confirmed && err == nil, err
 }
 
 // undo handles a failed charge. A refusal (4xx) frees the car. When payment
@@ -143,7 +148,12 @@ func (s *service) Get(ctx context.Context, resrvNo string) (Reservation, error) 
 	return s.repo.Get(ctx, resrvNo)
 }
 
-func (s *service) List(ctx context.Context) ([]Reservation, error) { return s.repo.List(ctx) }
+func (s *service) List(ctx context.Context, p value.Page) (value.List[Reservation], error) {
+	if err := p.Validate(); err != nil {
+		return value.List[Reservation]{}, err
+	}
+	return s.repo.List(ctx, p)
+}
 
 func (s *service) Cancel(ctx context.Context, resrvNo string) (Reservation, error) {
 	res, err := s.Get(ctx, resrvNo)

@@ -20,7 +20,7 @@ func MakeHandler(e Endpoints) http.Handler {
 	r := httpx.NewRouter()
 	p := contract.PathCarReservations
 	r.Handle("POST "+p, kithttp.NewServer(e.Reserve, decodeReserve, httpx.EncodeResponse, opts...))
-	r.Handle("GET "+p, kithttp.NewServer(e.List, kithttp.NopRequestDecoder, httpx.EncodeResponse, opts...))
+	r.Handle("GET "+p, kithttp.NewServer(e.List, httpx.DecodePageRequest, httpx.EncodeResponse, opts...))
 	r.Handle("GET "+p+"/{resrvNo}", kithttp.NewServer(e.Get, decodeResrvNo, httpx.EncodeResponse, opts...))
 	r.Handle("POST "+p+"/{resrvNo}/cancel", kithttp.NewServer(e.Cancel, decodeResrvNo, httpx.EncodeResponse, opts...))
 	r.Handle("POST "+InternalPath+"/{resrvNo}/rent", kithttp.NewServer(e.MarkRented, decodeResrvNo, httpx.EncodeResponse, opts...))

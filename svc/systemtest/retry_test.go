@@ -18,6 +18,7 @@ import (
 	"github.com/carrental/carrental/svc/platform/endpointmw"
 	"github.com/carrental/carrental/svc/platform/resilience"
 	"github.com/carrental/carrental/svc/platform/sqldb/sqldbtest"
+	"github.com/carrental/carrental/svc/platform/value"
 	reservationsvc "github.com/carrental/carrental/svc/reservation"
 )
 
@@ -52,8 +53,8 @@ func TestRetriedApprovalChargesOnce(t *testing.T) {
 	if calls.Load() != 3 {
 		t.Fatalf("%d calls, want 3 (two lost answers, then the replay)", calls.Load())
 	}
-	list, err := payments.List(context.Background(), "res1")
-	if err != nil || len(list) != 1 {
-		t.Fatalf("%d payments for one reservation (%v)", len(list), err)
+	list, err := payments.List(context.Background(), "res1", value.Page{Limit: value.DefaultPageLimit})
+	if err != nil || len(list.Items) != 1 {
+		t.Fatalf("%d payments for one reservation (%v)", len(list.Items), err)
 	}
 }

@@ -27,7 +27,12 @@ type Endpoints struct{ List, Get endpoint.Endpoint }
 // MakeEndpoints wraps the queries in logging and instrumentation.
 func MakeEndpoints(repo Repository, log *slog.Logger, m *endpointmw.Metrics) Endpoints {
 	return Endpoints{
-		List: endpointmw.Chain(func(ctx context.Context, _ any) (any, error) { return repo.List(ctx) }, "list_information", log, m),
+		List: endpointmw.Chain(httpx.ListEndpoint(func(ctx context.Context, r httpx.PageRequest) (value.List[CarInformation], error) {
+			if err := r.Validate(); err != nil {
+				return value.List[CarInformation]{}, err
+			}
+			return repo.List(ctx, r.Page)
+		}), "list_information", log, m),
 		Get: endpointmw.Chain(func(ctx context.Context, req any) (any, error) {
 			carNo := req.(string)
 			if err := value.ValidateID("carNo", carNo); err != nil {
@@ -43,7 +48,7 @@ func MakeHandler(e Endpoints) http.Handler {
 	opts := []kithttp.ServerOption{kithttp.ServerErrorEncoder(httpx.EncodeError)}
 	r := httpx.NewRouter()
 	p := contract.PathCarInformations
-	r.Handle("GET "+p, kithttp.NewServer(e.List, kithttp.NopRequestDecoder, httpx.EncodeResponse, opts...))
+	r.Handle("GET "+p, kithttp.NewServer(e.List, httpx.DecodePageRequest, httpx.EncodeResponse, opts...))
 	r.Handle("GET "+p+"/{carNo}", kithttp.NewServer(e.Get, func(_ context.Context, r *http.Request) (any, error) {
 		return r.PathValue("carNo"), nil
 	}, httpx.EncodeResponse, opts...))

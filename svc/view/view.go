@@ -8,6 +8,7 @@ import (
 
 	"github.com/carrental/carrental/svc/platform/errs"
 	"github.com/carrental/carrental/svc/platform/event"
+	"github.com/carrental/carrental/svc/platform/value"
 )
 
 // CarInformation is one row of GET /carInformations.
@@ -42,7 +43,7 @@ var Events = []event.Type{
 // at most once per event; a lifecycle event that must wait for its
 // predecessor is an error wrapping lifecycle.ErrWait.
 type Repository interface {
-	List(ctx context.Context) ([]CarInformation, error)
+	List(ctx context.Context, p value.Page) (value.List[CarInformation], error)
 	Get(ctx context.Context, carNo string) (CarInformation, error)
 	Apply(ctx context.Context, evt event.Event) error
 }

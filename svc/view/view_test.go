@@ -8,6 +8,7 @@ import (
 	"github.com/carrental/carrental/svc/platform/event"
 	"github.com/carrental/carrental/svc/platform/sqldb"
 	"github.com/carrental/carrental/svc/platform/sqldb/sqldbtest"
+	"github.com/carrental/carrental/svc/platform/value"
 	"github.com/carrental/carrental/svc/view"
 	"github.com/carrental/carrental/svc/view/sqlstore"
 )
@@ -73,7 +74,7 @@ func TestReadModelFromEventsInAnyOrder(t *testing.T) {
 		if err := handle(ctx, evt(t, event.CarDeleted, event.CarRef{CarNo: "car01"})); err != nil {
 			t.Fatal(err)
 		}
-		if rows, _ := store.List(ctx); len(rows) != 0 {
+		if rows, _ := store.List(ctx, value.Page{Limit: value.DefaultPageLimit}); len(rows.Items) != 0 {
 			t.Fatalf("deleted car still listed: %+v", rows)
 		}
 	})

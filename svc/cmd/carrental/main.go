@@ -5,6 +5,7 @@
 //	go run ./svc/cmd/carrental            # run everything
 //	go run ./svc/cmd/carrental -h         # options
 //	go run ./svc/cmd/carrental load -c 20 -t 30s POST http://127.0.0.1:8080/carManagements '{...}'
+//	go run ./svc/cmd/carrental experiment liveness autoscale   # the write-up's runbook, against a cluster
 package main
 
 import (
@@ -33,6 +34,9 @@ func main() {
 }
 
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "experiment" {
+		return runExperiments(ctx, args[1:], getenv, stdout, stderr)
+	}
 	if len(args) > 0 && args[0] == "load" {
 		opts, err := loadgen.ParseArgs(args[1:], stderr)
 		if err != nil {

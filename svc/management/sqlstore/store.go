@@ -54,8 +54,8 @@ func (s Store) Get(ctx context.Context, carNo string) (management.Car, error) {
 	return cars.One(ctx, s.DB, carNo, `WHERE car_no = $1`, carNo)
 }
 
-func (s Store) List(ctx context.Context) ([]management.Car, error) {
-	return cars.List(ctx, s.DB, `ORDER BY car_no`)
+func (s Store) List(ctx context.Context, p value.Page) (value.List[management.Car], error) {
+	return cars.Page(ctx, s.DB, "car_no", p, "")
 }
 
 func (s Store) UpdateAmount(ctx context.Context, carNo string, amt value.Amount, at time.Time, evt func(management.Car) (event.Event, error)) (management.Car, error) {

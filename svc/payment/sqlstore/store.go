@@ -11,6 +11,7 @@ import (
 	"github.com/carrental/carrental/svc/platform/event"
 	"github.com/carrental/carrental/svc/platform/outbox"
 	"github.com/carrental/carrental/svc/platform/sqldb"
+	"github.com/carrental/carrental/svc/platform/value"
 )
 
 //go:embed migrations/*.sql
@@ -48,11 +49,11 @@ func (s Store) Get(ctx context.Context, paymtNo string) (payment.Payment, error)
 	return payments.One(ctx, s.DB, paymtNo, `WHERE paymt_no = $1`, paymtNo)
 }
 
-func (s Store) List(ctx context.Context, resrvNo string) ([]payment.Payment, error) {
+func (s Store) List(ctx context.Context, resrvNo string, p value.Page) (value.List[payment.Payment], error) {
 	if resrvNo == "" {
-		return payments.List(ctx, s.DB, `ORDER BY paymt_no`)
+		return payments.Page(ctx, s.DB, "paymt_no", p, "")
 	}
-	return payments.List(ctx, s.DB, `WHERE resrv_no = $1 ORDER BY paymt_no`, resrvNo)
+	return payments.Page(ctx, s.DB, "paymt_no", p, "resrv_no = $1", resrvNo)
 }
 
 func (s Store) Cancel(ctx context.Context, paymtNo string, at time.Time, evt event.Event) (bool, error) {

@@ -55,8 +55,9 @@ func Instrument(m *Metrics, name string) endpoint.Middleware {
 	}
 }
 
-// Log logs every call of the endpoint named name: debug on success, warn on
-// a client error, error on a server error.
+// Log logs every call of the endpoint named name, once: debug on success
+// and when the caller gave up (not a failure of ours), info on a client
+// error, error on a server error.
 func Log(log *slog.Logger, name string) endpoint.Middleware {
 	return func(next endpoint.Endpoint) endpoint.Endpoint {
 		return func(ctx context.Context, req any) (any, error) {
@@ -66,6 +67,8 @@ func Log(log *slog.Logger, name string) endpoint.Middleware {
 			switch code := errs.CodeOf(err); code {
 			case "":
 				log.DebugContext(ctx, "request", "endpoint", name, "took", took)
+			case errs.Canceled:
+				log.DebugContext(ctx, "request canceled by the caller", "endpoint", name, "took", took)
 			case errs.Internal, errs.Unavailable, errs.Timeout:
 				log.ErrorContext(ctx, "request failed", "endpoint", name, "code", code, "took", took, "err", err)
 			default:

@@ -4,6 +4,7 @@
 package errs
 
 import (
+	"context"
 	"errors"
 	"fmt"
 )
@@ -21,6 +22,7 @@ const (
 	Internal    Code = "internal"    // a bug or an unexpected failure
 	Unsupported Code = "unsupported" // e.g. the wrong media type
 	NotAllowed  Code = "not_allowed" // the method is not allowed on the path
+	Canceled    Code = "canceled"    // the caller gave up before the answer: nobody's fault here
 )
 
 // Error is an error with a Code and a message meant for the API caller.
@@ -49,8 +51,8 @@ func Wrap(code Code, err error, format string, args ...any) *Error {
 	return &Error{Code: code, Message: fmt.Sprintf(format, args...), Err: err}
 }
 
-// CodeOf returns the Code of the first *Error in err's chain, Internal when
-// there is none, and "" for a nil error.
+// CodeOf returns the Code of the first *Error in err's chain, Canceled for
+// a caller's cancellation, Internal for anything else, and "" for nil.
 func CodeOf(err error) Code {
 	if err == nil {
 		return ""
@@ -58,6 +60,9 @@ func CodeOf(err error) Code {
 	var e *Error
 	if errors.As(err, &e) {
 		return e.Code
+	}
+	if errors.Is(err, context.Canceled) {
+		return Canceled
 	}
 	return Internal
 }

@@ -9,7 +9,9 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
+	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/carrental/carrental/svc/platform/errs"
@@ -55,10 +57,18 @@ func (c Config) validate() error {
 	return nil
 }
 
-// Injector holds the active faults of one service.
+// Injector holds the active faults of one service and counts what it did.
 type Injector struct {
-	mu  sync.RWMutex
-	cfg Config
+	mu       sync.RWMutex
+	cfg      Config
+	seen     atomic.Int64 // requests through the middleware since the last Set
+	injected atomic.Int64 // of those, answered with an injected error
+}
+
+// Counts is what the injector did since its faults were last set.
+type Counts struct {
+	Requests int64 `json:"requests"`
+	Injected int64 `json:"injectedErrors"`
 }
 
 // Set replaces the active faults.
@@ -71,8 +81,15 @@ func (in *Injector) Set(c Config) error {
 	}
 	in.mu.Lock()
 	in.cfg = c
+	in.seen.Store(0)
+	in.injected.Store(0)
 	in.mu.Unlock()
 	return nil
+}
+
+// Counts returns the requests seen and errors injected since the last Set.
+func (in *Injector) Counts() Counts {
+	return Counts{Requests: in.seen.Load(), Injected: in.injected.Load()}
 }
 
 // Active returns the active faults.
@@ -86,6 +103,7 @@ func (in *Injector) Active() Config {
 func (in *Injector) Middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c := in.Active()
+		in.seen.Add(1)
 		if c.Hang {
 			<-r.Context().Done()
 			return
@@ -100,6 +118,7 @@ func (in *Injector) Middleware(next http.Handler) http.Handler {
 			}
 		}
 		if c.ErrorRate > 0 && rand.Float64() < c.ErrorRate {
+			in.injected.Add(1)
 			httpx.WriteJSON(w, c.ErrorStatus, httpx.ErrorBody{Code: "injected_fault", Message: fmt.Sprintf("fault injected: %d", c.ErrorStatus)})
 			return
 		}
@@ -109,15 +128,23 @@ func (in *Injector) Middleware(next http.Handler) http.Handler {
 
 // AdminHandler serves the admin API:
 //
-//	GET    /fault            the active faults
+//	GET    /fault            the active faults, and what they did since set: {"active":{...},"counts":{...}}
 //	PUT    /fault            set them: {"latency":"500ms","errorRate":0.3,"errorStatus":500,"hang":false}
 //	DELETE /fault            clear them
 //	POST   /liveness/fail    remove the liveness file (the probe starts failing)
 //	POST   /liveness/restore create it again
-func AdminHandler(in *Injector, healthyFile string) http.Handler {
+//	POST   /crash            answer, then exit at once with status 137 (see Crash)
+func AdminHandler(in *Injector, healthyFile string, crash func()) http.Handler {
 	mux := httpx.NewRouter()
 	mux.HandleFunc("GET /fault", func(w http.ResponseWriter, r *http.Request) {
-		httpx.WriteJSON(w, http.StatusOK, in.Active())
+		httpx.WriteJSON(w, http.StatusOK, map[string]any{"active": in.Active(), "counts": in.Counts()})
+	})
+	mux.HandleFunc("POST /crash", func(w http.ResponseWriter, r *http.Request) {
+		httpx.WriteJSON(w, http.StatusAccepted, map[string]string{"crash": "exiting with status 137, no shutdown"})
+		if f, ok := w.(http.Flusher); ok {
+			f.Flush()
+		}
+		go func() { time.Sleep(50 * time.Millisecond); crash() }()
 	})
 	mux.HandleFunc("PUT /fault", func(w http.ResponseWriter, r *http.Request) {
 		var c Config
@@ -151,3 +178,9 @@ func AdminHandler(in *Injector, healthyFile string) http.Handler {
 	})
 	return mux
 }
+
+// Crash ends the process the way kill -9 ends its work: no drain, no
+// outbox flush, no connection closed politely, no deferred function run.
+// (A container's main process cannot be sent SIGKILL from inside its own
+// PID namespace, so `kubectl exec` cannot kill -9 it; this can.)
+func Crash() { os.Exit(137) }

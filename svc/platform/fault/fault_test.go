@@ -18,7 +18,8 @@ func TestAdminSwitchesFaultsAtRunTime(t *testing.T) {
 	app := in.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(200) }))
 	healthy := filepath.Join(t.TempDir(), "healthy")
 	_ = health.MarkLive(healthy)
-	admin := AdminHandler(&in, healthy)
+	crashed := make(chan struct{})
+	admin := AdminHandler(&in, healthy, func() { close(crashed) })
 
 	do := func(h http.Handler, method, path, body string) *httptest.ResponseRecorder {
 		rec := httptest.NewRecorder()
@@ -33,6 +34,12 @@ func TestAdminSwitchesFaultsAtRunTime(t *testing.T) {
 	}
 	if rec := do(app, "GET", "/", ""); rec.Code != 500 || !strings.Contains(rec.Body.String(), "injected_fault") {
 		t.Fatalf("error rate 1: %d %s", rec.Code, rec.Body)
+	}
+	if c := in.Counts(); c != (Counts{Requests: 1, Injected: 1}) {
+		t.Fatalf("counts %+v after one injected error", c)
+	}
+	if rec := do(admin, "GET", "/fault", ""); !strings.Contains(rec.Body.String(), `"injectedErrors":1`) {
+		t.Fatalf("GET /fault: %s", rec.Body)
 	}
 	for _, bad := range []string{`{"errorRate":2}`, `{"errorStatus":418}`, `{"latency":"soon"}`, `{"latency":"2h"}`, `{"colour":1}`} {
 		if rec := do(admin, "PUT", "/fault", bad); rec.Code != 400 {
@@ -52,6 +59,15 @@ func TestAdminSwitchesFaultsAtRunTime(t *testing.T) {
 	do(admin, "POST", "/liveness/restore", "")
 	if health.Probe(healthy, &stderr) != 0 {
 		t.Fatal("probe fails after /liveness/restore")
+	}
+
+	if rec := do(admin, "POST", "/crash", ""); rec.Code != http.StatusAccepted {
+		t.Fatalf("crash: %d", rec.Code)
+	}
+	select {
+	case <-crashed:
+	case <-time.After(5 * time.Second):
+		t.Fatal("POST /crash answered but did not crash")
 	}
 }
 

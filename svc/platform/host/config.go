@@ -47,7 +47,7 @@ func (c Config) WithOnServing(fn func()) Config {
 
 // EnvShutdownDrain bounds how long a graceful shutdown waits for in-flight
 // requests and the outbox.
-const EnvShutdownDrain = "SHUTDOWN_DRAIN"
+const EnvShutdownDrain = contract.EnvShutdownDrain
 
 // LoadConfig reads the configuration of service from getenv.
 func LoadConfig(service contract.Service, getenv func(string) string) (Config, error) {
@@ -71,7 +71,7 @@ func LoadConfig(service contract.Service, getenv func(string) string) (Config, e
 	if err := cfg.LogLevel.UnmarshalText([]byte(get(contract.EnvLogLevel, "info"))); err != nil {
 		return Config{}, fmt.Errorf("%s: %w", contract.EnvLogLevel, err)
 	}
-	drain, err := time.ParseDuration(get(EnvShutdownDrain, "10s"))
+	drain, err := time.ParseDuration(get(EnvShutdownDrain, contract.DefaultShutdownDrain.String()))
 	if err != nil || drain <= 0 {
 		return Config{}, fmt.Errorf("%s=%q: want a positive duration like 10s", EnvShutdownDrain, getenv(EnvShutdownDrain))
 	}

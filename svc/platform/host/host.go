@@ -68,15 +68,11 @@ type Built struct {
 	Ready      map[string]health.Check
 }
 
-// Main runs a service binary: "probe" checks liveness, anything else runs
-// the service until SIGINT or SIGTERM.
+// Main runs a service binary: a subcommand (probe, http: see cli.go), or
+// else the service until SIGINT or SIGTERM.
 func Main(spec Spec) {
-	if len(os.Args) > 1 && os.Args[1] == contract.ProbeSubcommand {
-		path := os.Getenv(contract.EnvHealthyFile)
-		if path == "" {
-			path = contract.HealthyFile
-		}
-		os.Exit(health.Probe(path, os.Stderr))
+	if code, ok := runSubcommand(os.Args[1:], os.Getenv, os.Stdout, os.Stderr); ok {
+		os.Exit(code)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -280,7 +276,7 @@ func (p *process) startAdmin(context.Context) error {
 		}
 	}
 	p.goBackground(func(ctx context.Context) {
-		if err := httpx.Serve(ctx, ln, fault.AdminHandler(&p.faults, p.cfg.HealthyFile), time.Second); err != nil {
+		if err := httpx.Serve(ctx, ln, fault.AdminHandler(&p.faults, p.cfg.HealthyFile, fault.Crash), time.Second); err != nil {
 			p.log.Warn("admin listener stopped", "err", err)
 		}
 	})

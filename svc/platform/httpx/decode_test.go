@@ -1,6 +1,8 @@
 package httpx
 
 import (
+	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -87,4 +89,41 @@ func FuzzDecodeJSONBytes(f *testing.F) {
 			t.Fatalf("code %q for %q: %v", code, body, err)
 		}
 	})
+}
+
+// A caller that hung up maps to 499, out of the 5xx counts, both ways.
+func TestCanceledIsNotAServerError(t *testing.T) {
+	if got := errs.CodeOf(fmt.Errorf("read: %w", context.Canceled)); got != errs.Canceled {
+		t.Fatalf("CodeOf(context.Canceled) = %s", got)
+	}
+	if StatusOf(errs.Canceled) != 499 || CodeOfStatus(499) != errs.Canceled {
+		t.Fatalf("canceled maps to %d and back to %s", StatusOf(errs.Canceled), CodeOfStatus(499))
+	}
+}
+
+func TestDecodePage(t *testing.T) {
+	cases := []struct {
+		query string
+		limit int
+		after string
+		ok    bool
+	}{
+		{"", 100, "", true},
+		{"limit=5&after=Y2FyMDk", 5, "car09", true},
+		{"limit=1000", 1000, "", true},
+		{"limit=0", 0, "", false},
+		{"limit=1001", 0, "", false},
+		{"limit=x", 0, "", false},
+		{"after=***", 0, "", false},
+		{"after=%%%", 0, "", false}, // malformed: refused, not ignored
+	}
+	for _, c := range cases {
+		p, err := DecodePage(httptest.NewRequest("GET", "/carManagements?"+c.query, nil))
+		if (err == nil) != c.ok || (c.ok && (p.Limit != c.limit || p.After != c.after)) {
+			t.Errorf("%q: %+v %v", c.query, p.Page, err)
+		}
+		if err != nil && errs.CodeOf(err) != errs.Invalid {
+			t.Errorf("%q: code %s", c.query, errs.CodeOf(err))
+		}
+	}
 }

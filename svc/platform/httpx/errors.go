@@ -7,7 +7,6 @@ package httpx
 import (
 	"context"
 	"encoding/json"
-	"log/slog"
 	"net/http"
 
 	"github.com/carrental/carrental/svc/platform/errs"
@@ -34,10 +33,16 @@ func StatusOf(code errs.Code) int {
 		return http.StatusServiceUnavailable
 	case errs.Timeout:
 		return http.StatusGatewayTimeout
+	case errs.Canceled:
+		return StatusClientClosedRequest
 	default:
 		return http.StatusInternalServerError
 	}
 }
+
+// StatusClientClosedRequest is nginx's 499: the client hung up before the
+// answer, which nobody reads; it keeps such requests out of the 5xx counts.
+const StatusClientClosedRequest = 499
 
 // CodeOfStatus is StatusOf's inverse for errors read back from an upstream
 // service, so a 404 from payment stays a 404 for the caller of reservation.
@@ -59,6 +64,8 @@ func CodeOfStatus(status int) errs.Code {
 		return errs.Unavailable
 	case http.StatusGatewayTimeout:
 		return errs.Timeout
+	case StatusClientClosedRequest:
+		return errs.Canceled
 	default:
 		return errs.Internal
 	}
@@ -71,14 +78,11 @@ type ErrorBody struct {
 }
 
 // EncodeError writes err as a JSON ErrorBody with the status its code maps
-// to. It has the signature of go-kit's ServerErrorEncoder.
-func EncodeError(ctx context.Context, err error, w http.ResponseWriter) {
+// to. It has the signature of go-kit's ServerErrorEncoder. It logs nothing:
+// the endpoint middleware logs each failed request once.
+func EncodeError(_ context.Context, err error, w http.ResponseWriter) {
 	code := errs.CodeOf(err)
-	status := StatusOf(code)
-	if status >= 500 {
-		slog.ErrorContext(ctx, "request failed", "code", code, "err", err)
-	}
-	WriteJSON(w, status, ErrorBody{Code: code, Message: errs.MessageOf(err)})
+	WriteJSON(w, StatusOf(code), ErrorBody{Code: code, Message: errs.MessageOf(err)})
 }
 
 // WriteJSON writes v as JSON with the given status.
@@ -98,6 +102,11 @@ func EncodeResponse(_ context.Context, w http.ResponseWriter, response any) erro
 	status := http.StatusOK
 	if sc, ok := response.(StatusCoder); ok {
 		status = sc.StatusCode()
+	}
+	if h, ok := response.(interface{ Headers() http.Header }); ok {
+		for k, v := range h.Headers() {
+			w.Header()[k] = v
+		}
 	}
 	if r, ok := response.(interface{ Body() any }); ok {
 		response = r.Body()

@@ -7,7 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"strings"
 	"time"
+
+	"github.com/carrental/carrental/svc/platform/value"
 )
 
 // Querier reads rows: a *DB or a *sql.Tx.
@@ -167,4 +170,34 @@ func Exec(ctx context.Context, tx *sql.Tx, query string, args ...any) (int64, er
 		return 0, fmt.Errorf("rows affected: %w", err)
 	}
 	return n, nil
+}
+
+// Page returns one page of rows in key order: Select, then where (a
+// condition or ""), then the keyset condition on keyColumn. It reads one
+// row more than asked to know whether a next page exists.
+func (t Table[T]) Page(ctx context.Context, q Querier, keyColumn string, p value.Page, where string, args ...any) (value.List[T], error) {
+	conds := []string{}
+	if where != "" {
+		conds = append(conds, "("+where+")")
+	}
+	if p.After != "" {
+		args = append(args, p.After)
+		conds = append(conds, fmt.Sprintf("%s > $%d", keyColumn, len(args)))
+	}
+	query := ""
+	if len(conds) > 0 {
+		query = "WHERE " + strings.Join(conds, " AND ")
+	}
+	args = append(args, p.Limit+1)
+	query += fmt.Sprintf(" ORDER BY %s LIMIT $%d", keyColumn, len(args))
+	items, err := t.List(ctx, q, query, args...)
+	if err != nil {
+		return value.List[T]{}, err
+	}
+	out := value.List[T]{Items: items}
+	if len(items) > p.Limit {
+		out.Items = items[:p.Limit]
+		out.Next = t.Key(&out.Items[p.Limit-1])
+	}
+	return out, nil
 }

@@ -3,6 +3,7 @@ package sqldb_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/carrental/carrental/svc/platform/sqldb"
 	"github.com/carrental/carrental/svc/platform/sqldb/sqldbtest"
+	"github.com/carrental/carrental/svc/platform/value"
 )
 
 type booking struct {
@@ -73,6 +75,85 @@ func TestTableRoundTripsTimestampsAndNamesCorruptRows(t *testing.T) {
 			if err == nil || !strings.Contains(err.Error(), `booking "b3"`) || !strings.Contains(err.Error(), `corrupt timestamp "yesterday"`) {
 				t.Errorf("%s of a corrupt row: %v", name, err)
 			}
+		}
+	})
+}
+
+// Walking the pages sees every row that existed when the walk began
+// exactly once, in key order, while other rows are being inserted.
+func TestPagesWalkEveryRowOnceUnderConcurrentInserts(t *testing.T) {
+	sqldbtest.Each(t, "pages", bookingTables, func(t *testing.T, db *sqldb.DB) {
+		ctx := context.Background()
+		at := time.Now().UTC()
+		insert := func(no string) error {
+			_, err := db.ExecContext(ctx, `INSERT INTO bookings (no, at, returned) VALUES ($1, $2, '')`, no, sqldb.Timestamp(&at))
+			return err
+		}
+		existing := map[string]bool{}
+		for i := range 230 {
+			no := fmt.Sprintf("b%04d", i*2) // gaps for the concurrent inserts to land in
+			if err := insert(no); err != nil {
+				t.Fatal(err)
+			}
+			existing[no] = true
+		}
+		stop := make(chan struct{})
+		inserted := make(chan error, 1)
+		go func() {
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					inserted <- nil
+					return
+				default:
+				}
+				if err := insert(fmt.Sprintf("b%04d", i*2+1)); err != nil {
+					inserted <- err
+					return
+				}
+			}
+		}()
+		seen := map[string]int{}
+		last := ""
+		p := value.Page{Limit: 17}
+		for pages := 0; ; pages++ {
+			if pages > 100 {
+				t.Fatal("the walk does not end")
+			}
+			l, err := bookings.Page(ctx, db, "no", p, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, b := range l.Items {
+				if b.No <= last {
+					t.Fatalf("%s after %s: not in key order", b.No, last)
+				}
+				last = b.No
+				seen[b.No]++
+			}
+			if l.Next == "" {
+				break
+			}
+			p.After = l.Next
+		}
+		close(stop)
+		if err := <-inserted; err != nil {
+			t.Fatal(err)
+		}
+		for no := range existing {
+			if seen[no] != 1 {
+				t.Errorf("%s seen %d times", no, seen[no])
+			}
+		}
+		for no, n := range seen {
+			if n != 1 {
+				t.Errorf("%s seen %d times", no, n)
+			}
+		}
+		// A filter combines with the page.
+		l, err := bookings.Page(ctx, db, "no", value.Page{Limit: 5}, "no < $1", "b0010")
+		if err != nil || len(l.Items) != 5 || l.Next != l.Items[4].No || l.Items[4].No >= "b0010" {
+			t.Fatalf("filtered page %+v (%v)", l, err)
 		}
 	})
 }

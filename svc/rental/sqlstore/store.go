@@ -10,6 +10,7 @@ import (
 	"github.com/carrental/carrental/svc/platform/event"
 	"github.com/carrental/carrental/svc/platform/outbox"
 	"github.com/carrental/carrental/svc/platform/sqldb"
+	"github.com/carrental/carrental/svc/platform/value"
 	"github.com/carrental/carrental/svc/rental"
 )
 
@@ -49,8 +50,8 @@ func (s Store) ByReservation(ctx context.Context, resrvNo string) (rental.Rental
 	return rentals.One(ctx, s.DB, resrvNo, `WHERE resrv_no = $1`, resrvNo)
 }
 
-func (s Store) List(ctx context.Context) ([]rental.Rental, error) {
-	return rentals.List(ctx, s.DB, `ORDER BY rental_no`)
+func (s Store) List(ctx context.Context, p value.Page) (value.List[rental.Rental], error) {
+	return rentals.Page(ctx, s.DB, "rental_no", p, "")
 }
 
 func (s Store) MarkReturned(ctx context.Context, rentalNo string, at time.Time, evt event.Event) (bool, error) {

@@ -11,6 +11,7 @@ import (
 	"github.com/carrental/carrental/svc/platform/event"
 	"github.com/carrental/carrental/svc/platform/outbox"
 	"github.com/carrental/carrental/svc/platform/sqldb"
+	"github.com/carrental/carrental/svc/platform/value"
 	"github.com/carrental/carrental/svc/reservation"
 )
 
@@ -54,10 +55,9 @@ func (s Store) Claim(ctx context.Context, r reservation.Reservation) error {
 	return err
 }
 
-func (s Store) Confirm(ctx context.Context, resrvNo string, at time.Time, evt event.Event) error {
+func (s Store) Confirm(ctx context.Context, resrvNo string, at time.Time, evt event.Event) (bool, error) {
 	// Confirmed by a concurrent replay when nothing moves: its event is out already.
-	_, err := s.Transition(ctx, resrvNo, reservation.Pending, reservation.Reserved, at, &evt)
-	return err
+	return s.Transition(ctx, resrvNo, reservation.Pending, reservation.Reserved, at, &evt)
 }
 
 func (s Store) Release(ctx context.Context, resrvNo string) error {
@@ -75,6 +75,6 @@ func (s Store) Get(ctx context.Context, resrvNo string) (reservation.Reservation
 	return reservations.One(ctx, s.DB, resrvNo, `WHERE resrv_no = $1`, resrvNo)
 }
 
-func (s Store) List(ctx context.Context) ([]reservation.Reservation, error) {
-	return reservations.List(ctx, s.DB, `ORDER BY resrv_no`)
+func (s Store) List(ctx context.Context, p value.Page) (value.List[reservation.Reservation], error) {
+	return reservations.Page(ctx, s.DB, "resrv_no", p, "")
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/carrental/carrental/svc/platform/sqldb"
 	"github.com/carrental/carrental/svc/platform/sqldb/sqldbtest"
+	"github.com/carrental/carrental/svc/platform/value"
 	"github.com/carrental/carrental/svc/reservation/sqlstore"
 )
 
@@ -23,7 +24,7 @@ func TestCorruptTimestampIsAnErrorWithTheRowsKey(t *testing.T) {
 		if _, err := store.Get(ctx, "res01"); err == nil || !strings.Contains(err.Error(), `reservation "res01"`) {
 			t.Fatalf("Get: %v", err)
 		}
-		if _, err := store.List(ctx); err == nil || !strings.Contains(err.Error(), `reservation "res01"`) {
+		if _, err := store.List(ctx, value.Page{Limit: value.DefaultPageLimit}); err == nil || !strings.Contains(err.Error(), `reservation "res01"`) {
 			t.Fatalf("List: %v", err)
 		}
 	})

@@ -14,6 +14,7 @@ import (
 	"github.com/carrental/carrental/svc/platform/inbox"
 	"github.com/carrental/carrental/svc/platform/lifecycle"
 	"github.com/carrental/carrental/svc/platform/sqldb"
+	"github.com/carrental/carrental/svc/platform/value"
 	"github.com/carrental/carrental/svc/view"
 )
 
@@ -68,8 +69,8 @@ func (c carStatus) Scan(src any) error {
 	return nil
 }
 
-func (s Store) List(ctx context.Context) ([]view.CarInformation, error) {
-	return information.List(ctx, s.DB, `ORDER BY c.car_no`)
+func (s Store) List(ctx context.Context, p value.Page) (value.List[view.CarInformation], error) {
+	return information.Page(ctx, s.DB, "c.car_no", p, "")
 }
 
 func (s Store) Get(ctx context.Context, carNo string) (view.CarInformation, error) {

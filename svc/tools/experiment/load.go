@@ -1,0 +1,89 @@
+package experiment
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/carrental/carrental/svc/tools/loadgen"
+)
+
+// background is load that runs until stopped, siege-style (closed loop).
+type background struct {
+	cancel context.CancelFunc
+	done   chan loadgen.Summary
+}
+
+// startLoad sends requests to the gateway with concurrency users until
+// stop; the summary is printed when it stops.
+func (e *Env) startLoad(ctx context.Context, concurrency int, method, path, body string) *background {
+	ctx, cancel := context.WithCancel(ctx)
+	b := &background{cancel: cancel, done: make(chan loadgen.Summary, 1)}
+	go func() {
+		s, err := loadgen.Run(ctx, loadgen.Options{
+			Concurrency: concurrency, Duration: time.Hour, Timeout: 10 * time.Second,
+			Method: method, URL: e.Gateway + path, Body: []byte(body), ContentType: "application/json",
+		}, io.Discard)
+		if err != nil {
+			s.Errors = append(s.Errors, err.Error())
+		}
+		b.done <- s
+	}()
+	return b
+}
+
+func (b *background) stop() loadgen.Summary {
+	b.cancel()
+	return <-b.done
+}
+
+// siege runs a bounded load (the write-up's `siege -cN -tT`) and returns
+// its summary.
+func (e *Env) siege(ctx context.Context, o loadgen.Options) (loadgen.Summary, error) {
+	if o.Timeout == 0 {
+		o.Timeout = 30 * time.Second
+	}
+	if o.ContentType == "" {
+		o.ContentType = "application/json"
+	}
+	o.URL = e.Gateway + o.URL
+	return loadgen.Run(ctx, o, io.Discard)
+}
+
+// failed counts the answers that were not 2xx (transport errors included).
+func failed(s loadgen.Summary) int {
+	n := 0
+	for code, count := range s.StatusCodes {
+		if c, _ := strconv.Atoi(code); c < 200 || c > 299 {
+			n += count
+		}
+	}
+	return n
+}
+
+// codes renders the status counts: "200=120 503=4".
+func codes(s loadgen.Summary) string {
+	keys := make([]string, 0, len(s.StatusCodes))
+	for k := range s.StatusCodes {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		label := k
+		if k == "0" {
+			label = "transport-error"
+		}
+		parts[i] = fmt.Sprintf("%s=%d", label, s.StatusCodes[k])
+	}
+	return strings.Join(parts, " ")
+}
+
+func figures(s loadgen.Summary) string {
+	return fmt.Sprintf("%d requests in %.1fs (%.0f/s), p50 %s p99 %s, %s", s.Transactions, s.Elapsed.Seconds(), s.Rate,
+		s.P50.Round(time.Millisecond), s.P99.Round(time.Millisecond), codes(s))
+}

@@ -1,0 +1,59 @@
+package experiment
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/carrental/carrental/svc/contract"
+)
+
+// Rollout replaces every pod of a service (update: a new image tag through
+// the stack, or a restart annotation) under steady load through the
+// gateway, and counts the failed requests: readiness, the preStop pause,
+// the service's drain and maxUnavailable 0 should make it zero.
+func (e *Env) Rollout(ctx context.Context, s contract.Service, how string, update func(ctx context.Context) error) Result {
+	r := e.start("rollout", fmt.Sprintf("rolling update of %s (%s) under load", s, how))
+	car := "roll-" + e.RunID
+	if _, err := e.call(ctx, "POST", "/carManagements", carBody(car)); err != nil {
+		return r.fail(e, "register a car to read: %v", err)
+	}
+	before, err := e.pods(ctx, s)
+	if err != nil {
+		return r.fail(e, "%v", err)
+	}
+	load := e.startLoad(ctx, 4, "GET", "/carManagements/"+car, "")
+	time.Sleep(2 * time.Second)
+	start := time.Now()
+	if err := update(ctx); err != nil {
+		load.stop()
+		return r.fail(e, "update: %v", err)
+	}
+	r.logf(e, "t=0s     update applied (%s)", how)
+	err = e.rolledOut(ctx, s, 5*time.Minute)
+	took := time.Since(start)
+	time.Sleep(2 * time.Second)
+	sum := load.stop()
+	if err != nil {
+		return r.fail(e, "%v", err)
+	}
+	after, err := e.pods(ctx, s)
+	if err != nil {
+		return r.fail(e, "%v", err)
+	}
+	old := map[string]bool{}
+	for _, p := range before {
+		old[p.Name] = true
+	}
+	for _, p := range after {
+		if old[p.Name] {
+			return r.fail(e, "pod %s survived the rollout", p.Name)
+		}
+	}
+	r.logf(e, "t=%-5s  rolled out: %d pods replaced by %d", took.Round(time.Second), len(before), len(after))
+	r.logf(e, "load: %s", figures(sum))
+	if f := failed(sum); f > 0 || sum.Transactions == 0 {
+		return r.fail(e, "%d of %d requests failed during the rollout (%s)", f, sum.Transactions, codes(sum))
+	}
+	return r.pass(e, "%d pods replaced in %s, 0 of %d requests failed", len(before), took.Round(time.Second), sum.Transactions)
+}
