@@ -1,7 +1,10 @@
-// Package addons installs the platform the app runs on, from Helm charts:
-// metrics-server (for the HPA), Istio (base CRDs, istiod, an ingress
-// gateway) and NATS with JetStream (the event bus), plus the app namespace
-// with sidecar injection, created after istiod so every pod gets its proxy.
+// Package addons installs the platform the app runs on: metrics-server
+// (for the HPA) and Istio (base CRDs, istiod, an ingress gateway) from Helm
+// charts, NATS with JetStream (the event bus) as our own StatefulSet or
+// from its chart, and the app namespace with sidecar injection, created
+// after istiod so every pod gets its proxy. In mesh mode "policies" only
+// Istio's CRDs are installed: the mesh's policies are declared and
+// validated, and no sidecar runs.
 package addons
 
 import (
@@ -34,17 +37,24 @@ type Args struct {
 	AppNamespace  string
 	MetricsServer config.Chart
 	Istio         config.Chart
+	MeshMode      string // config.MeshSidecars or config.MeshPolicies
 	NATS          config.Chart
 	NATSMode      string
-	SkipAwait     bool
+	NATSReplicas  int
+	NATSStorage   string
+	// PullPolicy is for the images we pin (metrics-server, NATS): Always
+	// where a registry serves them, IfNotPresent where they were loaded.
+	PullPolicy string
+	SkipAwait  bool
 }
 
 // Addons are the installed add-ons.
 type Addons struct {
 	pulumi.ResourceState
-	// Istiod is the control plane: mesh resources and workloads depend on it.
+	// Istiod is the control plane (in mode policies, the CRDs): mesh
+	// resources and workloads depend on it.
 	Istiod    pulumi.Resource
-	Ingress   pulumi.Resource // the ingress gateway chart
+	Ingress   pulumi.Resource // the ingress gateway chart; nil in mode policies
 	Namespace *corev1.Namespace
 	// NATSURL is the in-cluster URL of the event bus ("" when not installed).
 	NATSURL string
@@ -68,7 +78,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	}
 
 	metricsServer, err := chart(ctx, "metrics-server", args.MetricsServer, "metrics-server", metricsServerNamespace,
-		pulumi.ToMap(metricsServerValues()), args.SkipAwait, child)
+		pulumi.ToMap(metricsServerValues(args.PullPolicy)), args.SkipAwait, child)
 	if err != nil {
 		return nil, err
 	}
@@ -86,23 +96,38 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	if err != nil {
 		return nil, err
 	}
-	istiod, err := chart(ctx, "istiod", args.Istio, "istiod", IstioNamespace, pulumi.ToMap(istiodValues(args.Istio.Version)), args.SkipAwait, child,
-		pulumi.DependsOn([]pulumi.Resource{base}))
-	if err != nil {
-		return nil, err
+	appLabels := pulumi.StringMap{}
+	a.Istiod = base
+	if args.MeshMode != config.MeshPolicies {
+		istiod, err := chart(ctx, "istiod", args.Istio, "istiod", IstioNamespace, pulumi.ToMap(istiodValues(args.Istio.Version)), args.SkipAwait, child,
+			pulumi.DependsOn([]pulumi.Resource{base}))
+		if err != nil {
+			return nil, err
+		}
+		a.Istiod = istiod
+		ingressNS, err := ns(IngressNamespace, pulumi.StringMap{"istio-injection": pulumi.String("enabled")}, istiod)
+		if err != nil {
+			return nil, err
+		}
+		if a.Ingress, err = chart(ctx, "istio-ingressgateway", args.Istio, "gateway", IngressNamespace,
+			pulumi.ToMap(ingressValues(args.Istio.Version)), args.SkipAwait, child, pulumi.DependsOn([]pulumi.Resource{ingressNS, istiod})); err != nil {
+			return nil, err
+		}
+		appLabels["istio-injection"] = pulumi.String("enabled")
 	}
-	a.Istiod = istiod
 
-	ingressNS, err := ns(IngressNamespace, pulumi.StringMap{"istio-injection": pulumi.String("enabled")}, istiod)
-	if err != nil {
-		return nil, err
-	}
-	if a.Ingress, err = chart(ctx, "istio-ingressgateway", args.Istio, "gateway", IngressNamespace,
-		pulumi.ToMap(ingressValues(args.Istio.Version)), args.SkipAwait, child, pulumi.DependsOn([]pulumi.Resource{ingressNS, istiod})); err != nil {
-		return nil, err
-	}
-
-	if args.NATSMode == "helm" {
+	switch args.NATSMode {
+	case "statefulset":
+		natsNS, err := ns(NATSNamespace, nil)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := newNATS(ctx, natsNS, NATSArgs{Replicas: args.NATSReplicas, Storage: args.NATSStorage, PullPolicy: args.PullPolicy,
+			AppNS: args.AppNamespace, SkipAwait: args.SkipAwait}, child); err != nil {
+			return nil, err
+		}
+		a.NATSURL = NATSClusterURL
+	case "helm":
 		natsNS, err := ns(NATSNamespace, nil)
 		if err != nil {
 			return nil, err
@@ -113,12 +138,12 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		}, args.SkipAwait, child, pulumi.DependsOn([]pulumi.Resource{natsNS})); err != nil {
 			return nil, err
 		}
-		a.NATSURL = "nats://nats." + NATSNamespace + ".svc.cluster.local:4222"
+		a.NATSURL = NATSClusterURL
 	}
 
 	// Created after istiod: the injection webhook must exist before the
 	// first app pod, or that pod runs without its sidecar.
-	a.Namespace, err = ns(args.AppNamespace, pulumi.StringMap{"istio-injection": pulumi.String("enabled")}, istiod)
+	a.Namespace, err = ns(args.AppNamespace, appLabels, a.Istiod)
 	if err != nil {
 		return nil, err
 	}

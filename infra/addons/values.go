@@ -58,7 +58,13 @@ const istioHub = "docker.io/istio"
 // metricsServerPort is the chart's containerPort.
 const metricsServerPort = 10250
 
-func metricsServerValues() map[string]any {
+// MetricsServerVersion is the metrics-server image the chart runs, pinned
+// apart from the chart's own default so the chart source (repository or a
+// local checkout) never decides it; the local cluster's image is built from
+// the same module version (scripts/tools/metrics-server).
+const MetricsServerVersion = "v0.8.0"
+
+func metricsServerValues(pullPolicy string) map[string]any {
 	return map[string]any{
 		"args":      []any{"--kubelet-preferred-address-types=InternalIP"},
 		"resources": metricsServerResources.values(),
@@ -71,7 +77,9 @@ func metricsServerValues() map[string]any {
 			"capabilities":             map[string]any{"drop": []any{"ALL"}},
 			"seccompProfile":           map[string]any{"type": "RuntimeDefault"},
 		},
-		"image": map[string]any{"pullPolicy": "Always"}, // a tag can be re-pushed: Always checks its digest
+		// Always where a registry serves it (a tag can be re-pushed: Always
+		// checks its digest); IfNotPresent where the image was loaded.
+		"image": map[string]any{"tag": MetricsServerVersion, "pullPolicy": pullPolicy},
 	}
 }
 

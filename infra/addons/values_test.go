@@ -8,7 +8,7 @@ import (
 
 func TestAddOnResourcesAreBoundedAndConsistent(t *testing.T) {
 	for name, values := range map[string]map[string]any{
-		"metrics-server": metricsServerValues(),
+		"metrics-server": metricsServerValues("Always"),
 		"istiod":         istiodValues("1.27.3"),
 		"ingress":        ingressValues("1.27.3"),
 	} {
@@ -63,7 +63,7 @@ func TestDisruptionBudgetsCoverTwoReplicas(t *testing.T) {
 }
 
 func TestMetricsServerRunsAsAHighNonRootUser(t *testing.T) {
-	sc := metricsServerValues()["securityContext"].(map[string]any)
+	sc := metricsServerValues("Always")["securityContext"].(map[string]any)
 	for _, key := range []string{"runAsUser", "runAsGroup"} {
 		if id, _ := sc[key].(int); id <= 10000 {
 			t.Errorf("%s %v: kube-score wants > 10000", key, sc[key])

@@ -10,6 +10,7 @@ import (
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	pconfig "github.com/pulumi/pulumi/sdk/v3/go/pulumi/config"
+	"k8s.io/apimachinery/pkg/api/resource"
 
 	"github.com/carrental/carrental/svc/contract"
 )
@@ -38,6 +39,9 @@ type Autoscaling struct {
 	MinReplicas int `json:"minReplicas"`
 	MaxReplicas int `json:"maxReplicas"`
 	CPUPercent  int `json:"cpuPercent"`
+	// ScaleDownSeconds is the scale-down stabilization window; nil keeps
+	// Kubernetes' default (300s).
+	ScaleDownSeconds *int `json:"scaleDownSeconds,omitempty"`
 }
 
 // The write-up's autoscaler: kubectl autoscale deploy management --min=2
@@ -86,10 +90,28 @@ type Config struct {
 	// Add-ons
 	MetricsServerChart Chart
 	IstioCharts        Chart // base, istiod and gateway share repo and version; Path is the charts directory
-	NATSChart          Chart
-	NATSMode           string // helm, external or none
-	NATSURL            string
+	// MeshMode is MeshSidecars (istiod, an ingress gateway, a sidecar in
+	// every app pod) or MeshPolicies (Istio's CRDs and our policies only,
+	// for a cluster where Envoy cannot run: the services' own resilience
+	// layer then does the work).
+	MeshMode  string
+	NATSChart Chart
+	NATSMode  string // statefulset, helm, external or none
+	NATSURL   string
+	// NATSReplicas is the number of JetStream servers of natsMode
+	// statefulset (1, or 3 for a cluster that survives losing one).
+	NATSReplicas int
+	// NATSStorage is each server's JetStream volume: a size ("10Gi", a
+	// PersistentVolumeClaim) or "emptyDir" (a cluster with no storage
+	// provisioner; the stream lives as long as the pod).
+	NATSStorage string
 }
+
+// Mesh modes.
+const (
+	MeshSidecars = "sidecars"
+	MeshPolicies = "policies"
+)
 
 // Load reads the stack configuration, applying defaults and checking values.
 func Load(ctx *pulumi.Context) (Config, error) {
@@ -124,8 +146,11 @@ func Load(ctx *pulumi.Context) (Config, error) {
 		MetricsServerChart: Chart{Repo: "https://kubernetes-sigs.github.io/metrics-server/", Version: "3.12.2"},
 		IstioCharts:        Chart{Repo: "https://istio-release.storage.googleapis.com/charts", Version: "1.27.3"},
 		NATSChart:          Chart{Repo: "https://nats-io.github.io/k8s/helm/charts/", Version: "1.3.2"},
+		MeshMode:           or(c.Get("meshMode"), MeshSidecars),
 		NATSMode:           or(c.Get("natsMode"), "helm"),
 		NATSURL:            c.Get("natsUrl"),
+		NATSReplicas:       intOr(c.GetInt("natsReplicas"), 1),
+		NATSStorage:        or(c.Get("natsStorage"), "10Gi"),
 	}
 	_ = c.TryObject("publicAccessCidrs", &cfg.PublicAccessCidrs) // absent: keep the default
 	for key, chart := range map[string]*Chart{"metricsServerChart": &cfg.MetricsServerChart, "istioCharts": &cfg.IstioCharts, "natsChart": &cfg.NATSChart} {
@@ -143,7 +168,7 @@ func Load(ctx *pulumi.Context) (Config, error) {
 	// Fields left out keep their defaults, so `pulumi config set --path
 	// carrental:autoscaling.management.maxReplicas 12` changes only that.
 	var hpa map[string]struct {
-		MinReplicas, MaxReplicas, CPUPercent *int
+		MinReplicas, MaxReplicas, CPUPercent, ScaleDownSeconds *int
 	}
 	if err := c.TryObject("autoscaling", &hpa); err == nil {
 		for k, v := range hpa {
@@ -155,6 +180,9 @@ func Load(ctx *pulumi.Context) (Config, error) {
 				if f.src != nil {
 					*f.dst = *f.src
 				}
+			}
+			if v.ScaleDownSeconds != nil {
+				a.ScaleDownSeconds = v.ScaleDownSeconds
 			}
 			cfg.Autoscaling[contract.Service(k)] = a
 		}
@@ -187,14 +215,28 @@ func (c Config) validate() error {
 	default:
 		return fmt.Errorf("carrental:target %q: want aws or local", c.Target)
 	}
+	switch c.MeshMode {
+	case MeshSidecars, MeshPolicies:
+	default:
+		return fmt.Errorf("carrental:meshMode %q: want %s or %s", c.MeshMode, MeshSidecars, MeshPolicies)
+	}
 	switch c.NATSMode {
+	case "statefulset":
+		if c.NATSReplicas != 1 && c.NATSReplicas != 3 && c.NATSReplicas != 5 {
+			return fmt.Errorf("carrental:natsReplicas %d: want 1, 3 or 5 (a JetStream cluster needs an odd number for its quorum)", c.NATSReplicas)
+		}
+		if c.NATSStorage != "emptyDir" {
+			if _, err := resource.ParseQuantity(c.NATSStorage); err != nil {
+				return fmt.Errorf("carrental:natsStorage %q: want a size like 10Gi, or emptyDir", c.NATSStorage)
+			}
+		}
 	case "helm", "none":
 	case "external":
 		if c.NATSURL == "" {
 			return fmt.Errorf("carrental:natsMode external needs carrental:natsUrl")
 		}
 	default:
-		return fmt.Errorf("carrental:natsMode %q: want helm, external or none", c.NATSMode)
+		return fmt.Errorf("carrental:natsMode %q: want statefulset, helm, external or none", c.NATSMode)
 	}
 	if err := c.validateImages(); err != nil {
 		return err
@@ -208,6 +250,9 @@ func (c Config) validate() error {
 		a := c.Autoscaling[contract.Service(n)]
 		if a.MinReplicas < 1 || a.MaxReplicas < a.MinReplicas || a.CPUPercent < 1 || a.CPUPercent > 100 {
 			return fmt.Errorf("carrental:autoscaling %s %+v: want 1 <= min <= max and cpuPercent 1-100", n, a)
+		}
+		if w := a.ScaleDownSeconds; w != nil && (*w < 0 || *w > 3600) {
+			return fmt.Errorf("carrental:autoscaling %s scaleDownSeconds %d: want 0-3600", n, *w)
 		}
 	}
 	return nil

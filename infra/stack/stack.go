@@ -146,8 +146,9 @@ func awsPlatform(ctx *pulumi.Context, name string, cfg config.Config) (platform,
 func deploy(ctx *pulumi.Context, cfg config.Config, p platform) error {
 	k8s := pulumi.Provider(p.provider)
 	add, err := addons.New(ctx, "addons", addons.Args{
-		AppNamespace: cfg.Namespace, MetricsServer: cfg.MetricsServerChart, Istio: cfg.IstioCharts,
-		NATS: cfg.NATSChart, NATSMode: cfg.NATSMode, SkipAwait: cfg.SkipAwait,
+		AppNamespace: cfg.Namespace, MetricsServer: cfg.MetricsServerChart, Istio: cfg.IstioCharts, MeshMode: cfg.MeshMode,
+		NATS: cfg.NATSChart, NATSMode: cfg.NATSMode, NATSReplicas: cfg.NATSReplicas, NATSStorage: cfg.NATSStorage,
+		PullPolicy: cfg.ImagePullPolicy, SkipAwait: cfg.SkipAwait,
 	}, k8s)
 	if err != nil {
 		return err
@@ -162,7 +163,7 @@ func deploy(ctx *pulumi.Context, cfg config.Config, p platform) error {
 
 	shared := corev1.EnvVarArray{}
 	switch cfg.NATSMode {
-	case "helm":
+	case "helm", "statefulset":
 		shared = append(shared, env(contract.EnvNATSURL, add.NATSURL))
 	case "external":
 		shared = append(shared, env(contract.EnvNATSURL, cfg.NATSURL))
@@ -219,6 +220,12 @@ func deploy(ctx *pulumi.Context, cfg config.Config, p platform) error {
 		}
 	}
 	ctx.Export("namespace", ns)
+	if add.Ingress == nil {
+		// Mesh mode policies: no ingress gateway; reach the gateway Service
+		// inside the cluster (or with kubectl port-forward).
+		ctx.Export("gatewayUrl", pulumi.String(""))
+		return nil
+	}
 	ingress, err := corev1.GetService(ctx, "ingress", pulumi.ID(addons.IngressNamespace+"/istio-ingressgateway"), nil,
 		k8s, pulumi.DependsOn([]pulumi.Resource{add.Ingress}))
 	if err != nil {

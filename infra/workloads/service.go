@@ -54,6 +54,20 @@ const (
 	ReadinessFailureThreshold = 3
 )
 
+// Rolling updates and shutdown, so that neither drops a request: a
+// rollout never goes below the desired count (one extra pod at a time, none
+// taken away before its replacement is ready), and a pod that is going away
+// keeps serving for PreStopSleepSeconds while the endpoints controller and
+// kube-proxy (or the mesh) stop sending it traffic. Only then does SIGTERM
+// start the service's own drain (SHUTDOWN_DRAIN), and the grace period
+// outlasts both.
+const (
+	MaxSurge                      = 1
+	MaxUnavailable                = 0
+	PreStopSleepSeconds           = 5
+	TerminationGracePeriodSeconds = 30
+)
+
 // BinaryPath is where ko puts a service's binary in its image.
 func BinaryPath(s contract.Service) string { return "/ko-app/" + string(s) }
 
@@ -181,11 +195,18 @@ func (w workload) deployment(sa *corev1.ServiceAccount) (*appsv1.Deployment, err
 			FsGroup:        pulumi.Int(NonRootUID),
 			SeccompProfile: &corev1.SeccompProfileArgs{Type: pulumi.String("RuntimeDefault")},
 		},
-		Containers: corev1.ContainerArray{w.container()},
-		Volumes:    w.volumes(),
+		Containers:                    corev1.ContainerArray{w.container()},
+		Volumes:                       w.volumes(),
+		TerminationGracePeriodSeconds: pulumi.Int(TerminationGracePeriodSeconds),
 	}
 	spec := &appsv1.DeploymentSpecArgs{
 		Selector: w.selector(),
+		Strategy: &appsv1.DeploymentStrategyArgs{
+			Type: pulumi.String("RollingUpdate"),
+			RollingUpdate: &appsv1.RollingUpdateDeploymentArgs{
+				MaxSurge: pulumi.Int(MaxSurge), MaxUnavailable: pulumi.Int(MaxUnavailable),
+			},
+		},
 		Template: &corev1.PodTemplateSpecArgs{Metadata: &metav1.ObjectMetaArgs{Labels: w.labels()}, Spec: podSpec},
 	}
 	if w.args.Autoscaling != nil {
@@ -214,6 +235,9 @@ func (w workload) env() corev1.EnvVarArray {
 		corev1.EnvVarArgs{Name: pulumi.String(contract.EnvAddr), Value: pulumi.String(fmt.Sprintf(":%d", contract.HTTPPort))},
 		corev1.EnvVarArgs{Name: pulumi.String(contract.EnvDataDir), Value: pulumi.String("/data")},
 		corev1.EnvVarArgs{Name: pulumi.String(contract.EnvHealthyFile), Value: pulumi.String(contract.HealthyFile)},
+		// Fault injection and the liveness experiment, on the pod's
+		// loopback only: `kubectl exec` reaches it, the network does not.
+		corev1.EnvVarArgs{Name: pulumi.String(contract.EnvAdminAddr), Value: pulumi.String(contract.PodAdminAddr())},
 	}, w.args.Env...)
 	for _, up := range contract.Calls()[w.args.Service] {
 		env = append(env, corev1.EnvVarArgs{Name: pulumi.String(contract.EnvURL(up)), Value: pulumi.String(contract.InClusterURL(up))})
@@ -245,6 +269,9 @@ func (w workload) container() corev1.ContainerArgs {
 			PeriodSeconds:       pulumi.Int(LivenessPeriodSeconds),
 			FailureThreshold:    pulumi.Int(LivenessFailureThreshold),
 		},
+		Lifecycle: &corev1.LifecycleArgs{PreStop: &corev1.LifecycleHandlerArgs{
+			Sleep: &corev1.SleepActionArgs{Seconds: pulumi.Int(PreStopSleepSeconds)},
+		}},
 		ReadinessProbe: &corev1.ProbeArgs{
 			HttpGet:          &corev1.HTTPGetActionArgs{Path: pulumi.String(contract.PathReadyz), Port: pulumi.String(contract.HTTPPortName)},
 			PeriodSeconds:    pulumi.Int(ReadinessPeriodSeconds),
@@ -295,6 +322,7 @@ func (w workload) autoscaler(a config.Autoscaling) (*autoscalingv2.HorizontalPod
 			},
 			MinReplicas: pulumi.Int(a.MinReplicas),
 			MaxReplicas: pulumi.Int(a.MaxReplicas),
+			Behavior:    behavior(a),
 			Metrics: autoscalingv2.MetricSpecArray{autoscalingv2.MetricSpecArgs{
 				Type: pulumi.String("Resource"),
 				Resource: &autoscalingv2.ResourceMetricSourceArgs{
@@ -304,6 +332,17 @@ func (w workload) autoscaler(a config.Autoscaling) (*autoscalingv2.HorizontalPod
 			}},
 		},
 	}, w.child)
+}
+
+// behavior is Kubernetes' default scaling unless the stack shortens the
+// scale-down window (a test cluster that wants to see the way back down).
+func behavior(a config.Autoscaling) autoscalingv2.HorizontalPodAutoscalerBehaviorPtrInput {
+	if a.ScaleDownSeconds == nil {
+		return nil
+	}
+	return &autoscalingv2.HorizontalPodAutoscalerBehaviorArgs{
+		ScaleDown: &autoscalingv2.HPAScalingRulesArgs{StabilizationWindowSeconds: pulumi.Int(*a.ScaleDownSeconds)},
+	}
 }
 
 // spreadOverNodes prefers one replica per node, so losing a node never

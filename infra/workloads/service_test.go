@@ -120,3 +120,42 @@ func TestNetworkPolicyOpensTheHTTPPortToCallersOnly(t *testing.T) {
 		t.Errorf("%d ingress rules: the admin port must stay closed", n)
 	}
 }
+
+// A rollout and a pod's shutdown drop no request: never below the desired
+// count, a preStop pause while endpoints catch up, and a grace period that
+// outlasts the pause and the service's own drain.
+func TestRolloutAndShutdownKeepServing(t *testing.T) {
+	m := deploy(t)
+	d := m.inputs["kubernetes:apps/v1:Deployment"]
+	for path, want := range map[string]any{
+		"spec.strategy.type":                                              "RollingUpdate",
+		"spec.strategy.rollingUpdate.maxUnavailable":                      0.0,
+		"spec.strategy.rollingUpdate.maxSurge":                            1.0,
+		"spec.template.spec.containers.0.lifecycle.preStop.sleep.seconds": float64(workloads.PreStopSleepSeconds),
+	} {
+		if got := get(t, d, path); fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("%s = %v, want %v", path, got, want)
+		}
+	}
+	grace := get(t, d, "spec.template.spec.terminationGracePeriodSeconds").(float64)
+	if need := float64(workloads.PreStopSleepSeconds) + contract.DefaultShutdownDrain.Seconds(); grace <= need {
+		t.Errorf("terminationGracePeriodSeconds %v: the preStop pause and the drain take %v", grace, need)
+	}
+	// The admin listener is on the pod's loopback: no Service, no network path.
+	found := false
+	for _, e := range get(t, d, "spec.template.spec.containers.0.env").([]any) {
+		if get(t, e, "name") == contract.EnvAdminAddr {
+			found = true
+			if v := fmt.Sprint(get(t, e, "value")); !strings.HasPrefix(v, "127.0.0.1:") {
+				t.Errorf("%s = %s, want a loopback address", contract.EnvAdminAddr, v)
+			}
+		}
+	}
+	if !found {
+		t.Errorf("no %s in the pod", contract.EnvAdminAddr)
+	}
+	// Kubernetes' own scale-down window unless the stack shortens it.
+	if b, ok := m.inputs["kubernetes:autoscaling/v2:HorizontalPodAutoscaler"]["spec"].(map[string]any)["behavior"]; ok {
+		t.Errorf("behavior %v set without carrental:autoscaling...scaleDownSeconds", b)
+	}
+}

@@ -1,0 +1,105 @@
+package stack_test
+
+import (
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/carrental/carrental/infra/addons"
+)
+
+func withConfig(base map[string]string, extra map[string]string) map[string]string {
+	out := map[string]string{}
+	for k, v := range base {
+		out[k] = v
+	}
+	for k, v := range extra {
+		out[k] = v
+	}
+	return out
+}
+
+const helmChart = "kubernetes:helm.sh/v4:Chart"
+
+// Mesh mode policies (a cluster where Envoy cannot run) keeps Istio's CRDs
+// and every policy, and drops the control plane, the ingress gateway and
+// sidecar injection.
+func TestMeshModePoliciesKeepsThePoliciesAndNoSidecars(t *testing.T) {
+	r := run(t, "local", withConfig(localConfig, map[string]string{"carrental:meshMode": "policies"}))
+	for _, d := range r.all(helmChart) {
+		if d.Name == "istiod" || d.Name == "istio-ingressgateway" {
+			t.Errorf("chart %s installed in mesh mode policies", d.Name)
+		}
+	}
+	r.find(t, helmChart, "istio-base")
+	r.find(t, custom, "DestinationRule-management")
+	labels, _ := at(t, r.find(t, "kubernetes:core/v1:Namespace", "carrental").Inputs, "metadata").(map[string]any)["labels"].(map[string]any)
+	if labels["istio-injection"] != nil {
+		t.Errorf("app namespace labels %v: no injector runs in mode policies", labels)
+	}
+	// The default keeps the whole mesh.
+	full := run(t, "local", localConfig)
+	full.find(t, helmChart, "istiod")
+	full.find(t, helmChart, "istio-ingressgateway")
+}
+
+// natsMode statefulset: our own JetStream servers, spread, budgeted, with
+// the services pointed at them.
+func TestNATSStatefulSet(t *testing.T) {
+	r := run(t, "local", withConfig(localConfig, map[string]string{
+		"carrental:natsMode": "statefulset", "carrental:natsReplicas": "3", "carrental:imagePullPolicy": "IfNotPresent",
+	}))
+	set := r.find(t, "kubernetes:apps/v1:StatefulSet", "nats")
+	eq(t, "replicas", at(t, set.Inputs, "spec.replicas"), 3)
+	eq(t, "image", at(t, set.Inputs, "spec.template.spec.containers.0.image"), addons.NATSImage)
+	eq(t, "pull policy", at(t, set.Inputs, "spec.template.spec.containers.0.imagePullPolicy"), "IfNotPresent")
+	eq(t, "storage", at(t, set.Inputs, "spec.volumeClaimTemplates.0.spec.resources.requests.storage"), "10Gi")
+	conf := at(t, r.find(t, configMap, "nats-config").Inputs, "data").(map[string]any)["nats.conf"].(string)
+	for _, want := range []string{"nats-0.nats-headless", "nats-2.nats-headless", "server_name: $POD_NAME", "jetstream"} {
+		if !strings.Contains(conf, want) {
+			t.Errorf("nats.conf lacks %q:\n%s", want, conf)
+		}
+	}
+	eq(t, "budget", at(t, r.find(t, "kubernetes:policy/v1:PodDisruptionBudget", "nats").Inputs, "spec.maxUnavailable"), 1)
+	env := at(t, r.find(t, deployment, "reservation").Inputs, "spec.template.spec.containers.0.env").([]any)
+	found := false
+	for _, e := range env {
+		if m := e.(map[string]any); m["name"] == "NATS_URL" && m["value"] == addons.NATSClusterURL {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("reservation has no NATS_URL %s", addons.NATSClusterURL)
+	}
+	// A cluster with no provisioner keeps the stream in the pod.
+	local := run(t, "local", withConfig(localConfig, map[string]string{"carrental:natsMode": "statefulset", "carrental:natsStorage": "emptyDir"}))
+	s := local.find(t, "kubernetes:apps/v1:StatefulSet", "nats")
+	if _, ok := s.Inputs["spec"].(map[string]any)["volumeClaimTemplates"]; ok {
+		t.Error("volume claims with natsStorage emptyDir")
+	}
+}
+
+// The NATS image the stack runs is the server version the services are
+// built and tested against.
+func TestNATSImageMatchesGoMod(t *testing.T) {
+	b, err := os.ReadFile("../../go.mod")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == "github.com/nats-io/nats-server/v2" {
+			if f[1] != "v"+addons.NATSVersion {
+				t.Fatalf("go.mod has nats-server %s, the stack runs %s", f[1], addons.NATSVersion)
+			}
+			return
+		}
+	}
+	t.Fatal("no nats-server in go.mod")
+}
+
+func TestHPAScaleDownWindowOnlyWhenAsked(t *testing.T) {
+	r := run(t, "local", withConfig(localConfig, map[string]string{"carrental:autoscaling": `{"management":{"scaleDownSeconds":15}}`}))
+	h := r.find(t, hpa, "management")
+	eq(t, "window", at(t, h.Inputs, "spec.behavior.scaleDown.stabilizationWindowSeconds"), 15)
+	eq(t, "min replicas kept", at(t, h.Inputs, "spec.minReplicas"), 2)
+}
