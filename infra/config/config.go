@@ -94,10 +94,14 @@ type Config struct {
 	// every app pod) or MeshPolicies (Istio's CRDs and our policies only,
 	// for a cluster where Envoy cannot run: the services' own resilience
 	// layer then does the work).
-	MeshMode  string
-	NATSChart Chart
-	NATSMode  string // statefulset, helm, external or none
-	NATSURL   string
+	MeshMode string
+	// Resilience is contract.ResilienceServing (default) or
+	// contract.ResilienceWriteUp: the write-up's demo pool on management,
+	// in the mesh and in the services, to reproduce its siege.
+	Resilience string
+	NATSChart  Chart
+	NATSMode   string // statefulset, helm, external or none
+	NATSURL    string
 	// NATSReplicas is the number of JetStream servers of natsMode
 	// statefulset (1, or 3 for a cluster that survives losing one).
 	NATSReplicas int
@@ -147,6 +151,7 @@ func Load(ctx *pulumi.Context) (Config, error) {
 		IstioCharts:        Chart{Repo: "https://istio-release.storage.googleapis.com/charts", Version: "1.27.3"},
 		NATSChart:          Chart{Repo: "https://nats-io.github.io/k8s/helm/charts/", Version: "1.3.2"},
 		MeshMode:           or(c.Get("meshMode"), MeshSidecars),
+		Resilience:         or(c.Get("resilience"), contract.ResilienceServing),
 		NATSMode:           or(c.Get("natsMode"), "helm"),
 		NATSURL:            c.Get("natsUrl"),
 		NATSReplicas:       intOr(c.GetInt("natsReplicas"), 1),
@@ -219,6 +224,9 @@ func (c Config) validate() error {
 	case MeshSidecars, MeshPolicies:
 	default:
 		return fmt.Errorf("carrental:meshMode %q: want %s or %s", c.MeshMode, MeshSidecars, MeshPolicies)
+	}
+	if c.Resilience != contract.ResilienceServing && c.Resilience != contract.ResilienceWriteUp {
+		return fmt.Errorf("carrental:resilience %q: want %s or %s", c.Resilience, contract.ResilienceServing, contract.ResilienceWriteUp)
 	}
 	switch c.NATSMode {
 	case "statefulset":

@@ -27,6 +27,9 @@ type PoliciesArgs struct {
 	// IngressPrincipal is the ingress gateway's identity, allowed to call
 	// the gateway service.
 	IngressPrincipal string
+	// Resilience is the profile (contract.Resilience*): the write-up's
+	// demo pool on management only under its own.
+	Resilience string
 	// DependsOn (the Istio control plane) is applied to every policy.
 	DependsOn []pulumi.Resource
 }
@@ -49,8 +52,6 @@ func NewPolicies(ctx *pulumi.Context, name string, args PoliciesArgs, opts ...pu
 		spec            proto.Message
 	}
 	resources := []resource{
-		{NetworkingAPI, "DestinationRule", string(contract.Management), ManagementCircuitBreaker()},
-		{NetworkingAPI, "VirtualService", string(contract.Reservation), ReservationRetries()},
 		{SecurityAPI, "PeerAuthentication", "default", StrictMTLS()},
 		{NetworkingAPI, "Gateway", "ingress", IngressGateway()},
 		{NetworkingAPI, "VirtualService", "ingress", IngressRoute(args.Namespace)},
@@ -58,6 +59,11 @@ func NewPolicies(ctx *pulumi.Context, name string, args PoliciesArgs, opts ...pu
 	services := contract.Services()
 	sort.Slice(services, func(i, j int) bool { return services[i] < services[j] })
 	for _, s := range services {
+		if len(contract.Callers(s)) > 0 {
+			resources = append(resources,
+				resource{NetworkingAPI, "DestinationRule", string(s), CircuitBreaker(s, args.Resilience)},
+				resource{NetworkingAPI, "VirtualService", string(s), Retries(s)})
+		}
 		resources = append(resources, resource{SecurityAPI, "AuthorizationPolicy", string(s), Allow(s, args.Namespace, args.IngressPrincipal)})
 	}
 	for _, r := range resources {

@@ -5,8 +5,6 @@
 package mesh
 
 import (
-	"time"
-
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 	networking "istio.io/api/networking/v1"
@@ -16,67 +14,56 @@ import (
 	"github.com/carrental/carrental/svc/contract"
 )
 
-// The write-up's circuit breaker on management (its DestinationRule):
-// one connection, one pending request, one request per connection; eject
-// a host after 5 consecutive errors, checked every 10s, for 30s, up to all
-// hosts.
-const (
-	MaxConnections           = 1
-	HTTP1MaxPendingRequests  = 1
-	MaxRequestsPerConnection = 1
-	Consecutive5xxErrors     = 5
-	OutlierInterval          = 10 * time.Second
-	BaseEjectionTime         = 30 * time.Second
-	MaxEjectionPercent       = 100
-)
-
-// ManagementCircuitBreaker is management's DestinationRule spec. The
+// CircuitBreaker is one service's DestinationRule: the write-up's
+// outlier detection (eject a host after 5 consecutive 5xx, checked every
+// 10s, for 30s, up to every host) on every service that has callers, and,
+// under the write-up's profile, its demo connection pool on management
+// (one connection, one pending request, one request per connection). The
 // write-up used consecutiveErrors, which is deprecated and counts only
 // gateway errors (502/503/504); consecutive5xxErrors counts every 5xx.
-func ManagementCircuitBreaker() *networking.DestinationRule {
-	return &networking.DestinationRule{
-		Host: string(contract.Management),
-		TrafficPolicy: &networking.TrafficPolicy{
-			ConnectionPool: &networking.ConnectionPoolSettings{
-				Tcp: &networking.ConnectionPoolSettings_TCPSettings{MaxConnections: MaxConnections},
-				Http: &networking.ConnectionPoolSettings_HTTPSettings{
-					Http1MaxPendingRequests:  HTTP1MaxPendingRequests,
-					MaxRequestsPerConnection: MaxRequestsPerConnection,
-				},
-			},
-			OutlierDetection: &networking.OutlierDetection{
-				Consecutive_5XxErrors: wrapperspb.UInt32(Consecutive5xxErrors),
-				Interval:              durationpb.New(OutlierInterval),
-				BaseEjectionTime:      durationpb.New(BaseEjectionTime),
-				MaxEjectionPercent:    MaxEjectionPercent,
-			},
+func CircuitBreaker(s contract.Service, profile string) *networking.DestinationRule {
+	policy := &networking.TrafficPolicy{
+		OutlierDetection: &networking.OutlierDetection{
+			Consecutive_5XxErrors: wrapperspb.UInt32(contract.Consecutive5xxErrors),
+			Interval:              durationpb.New(contract.OutlierInterval),
+			BaseEjectionTime:      durationpb.New(contract.BaseEjectionTime),
+			MaxEjectionPercent:    contract.MaxEjectionPercent,
 		},
 	}
+	if s == contract.Management && profile == contract.ResilienceWriteUp {
+		policy.ConnectionPool = &networking.ConnectionPoolSettings{
+			Tcp: &networking.ConnectionPoolSettings_TCPSettings{MaxConnections: contract.WriteUpMaxConnections},
+			Http: &networking.ConnectionPoolSettings_HTTPSettings{
+				Http1MaxPendingRequests:  contract.WriteUpHTTP1MaxPendingRequests,
+				MaxRequestsPerConnection: contract.WriteUpMaxRequestsPerConnection,
+			},
+		}
+	}
+	return &networking.DestinationRule{Host: string(s), TrafficPolicy: policy}
 }
 
-// The write-up's retries on reservation (its VirtualService): 3 attempts,
-// 2s per try.
-const (
-	RetryAttempts = 3
-	PerTryTimeout = 2 * time.Second
-	// RetryOn includes 5xx. The write-up's retry test answered 500 to every
-	// request because Istio's default retryOn (connect-failure,
-	// refused-stream, unavailable, cancelled, retriable-status-codes) does
-	// not retry a plain 500: without "5xx" the retries never fired. Our
-	// reservation call is safe to repeat: it is idempotent per resrvNo.
-	RetryOn = "5xx,connect-failure,refused-stream,reset"
-)
+// RetryOn retries a 500 — the write-up's retry test answered 500 to every
+// request because Istio's default retryOn (connect-failure,
+// refused-stream, unavailable, cancelled, retriable-status-codes) does not
+// retry a plain 500, so its retries never fired — and 502/504 and broken
+// connections, but not 503: a 503 is a service shedding load (with
+// Retry-After), and retrying it would add to the overload. Every call we
+// make is safe to repeat: each create carries its key.
+const RetryOn = "500,502,504,connect-failure,refused-stream,reset"
 
-// ReservationRetries is reservation's VirtualService spec.
-func ReservationRetries() *networking.VirtualService {
-	host := string(contract.Reservation)
+// Retries is one service's VirtualService: the write-up's retries on
+// reservation (3 attempts, 2s per try), on every service that has callers,
+// so that with sidecars the mesh is the one retry layer (the services'
+// own retries are off: RESILIENCE_LAYER=mesh).
+func Retries(s contract.Service) *networking.VirtualService {
+	host := string(s)
 	return &networking.VirtualService{
 		Hosts: []string{host},
 		Http: []*networking.HTTPRoute{{
 			Route: []*networking.HTTPRouteDestination{{Destination: &networking.Destination{Host: host}}},
 			Retries: &networking.HTTPRetry{
-				Attempts:      RetryAttempts,
-				PerTryTimeout: durationpb.New(PerTryTimeout),
+				Attempts:      contract.RetryAttempts,
+				PerTryTimeout: durationpb.New(contract.PerTryTimeout),
 				RetryOn:       RetryOn,
 			},
 		}},

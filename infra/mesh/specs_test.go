@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/carrental/carrental/infra/mesh"
+	"github.com/carrental/carrental/svc/contract"
 )
 
 // field walks a dotted path through a rendered spec.
@@ -29,11 +30,11 @@ func field(t *testing.T, spec map[string]any, path string) any {
 
 // The write-up's numbers, as literals: what the API server receives.
 func TestWriteUpCircuitBreakerAndRetries(t *testing.T) {
-	dr, err := mesh.Spec(mesh.ManagementCircuitBreaker())
+	dr, err := mesh.Spec(mesh.CircuitBreaker(contract.Management, contract.ResilienceWriteUp))
 	if err != nil {
 		t.Fatal(err)
 	}
-	vs, err := mesh.Spec(mesh.ReservationRetries())
+	vs, err := mesh.Spec(mesh.Retries(contract.Reservation))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,14 +63,29 @@ func TestWriteUpCircuitBreakerAndRetries(t *testing.T) {
 	if field(t, dr, "trafficPolicy.outlierDetection.consecutiveErrors") != nil {
 		t.Error("consecutiveErrors is set")
 	}
-	// Without 5xx the retries never fire on a 500: the write-up's failure.
+	// Without 500 the retries never fire on a 500: the write-up's failure.
+	// A 503 is a shed answer: retrying it adds to the overload.
 	on := strings.Split(field(t, vs, "http.0.retries.retryOn").(string), ",")
-	found := false
+	has := map[string]bool{}
 	for _, c := range on {
-		found = found || c == "5xx"
+		has[c] = true
 	}
-	if !found {
+	if !has["500"] && !has["5xx"] {
 		t.Errorf("retryOn %v does not retry a 500", on)
+	}
+	if has["5xx"] || has["503"] {
+		t.Errorf("retryOn %v retries shed answers (503)", on)
+	}
+	// The demo pool only under the write-up's profile; ejection always.
+	serving, err := mesh.Spec(mesh.CircuitBreaker(contract.Management, contract.ResilienceServing))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if field(t, serving, "trafficPolicy.connectionPool") != nil {
+		t.Error("the serving profile has the write-up's 1-connection pool")
+	}
+	if field(t, serving, "trafficPolicy.outlierDetection.consecutive5xxErrors") != 5.0 {
+		t.Error("no outlier detection under the serving profile")
 	}
 }
 

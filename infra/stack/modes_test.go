@@ -103,3 +103,31 @@ func TestHPAScaleDownWindowOnlyWhenAsked(t *testing.T) {
 	eq(t, "window", at(t, h.Inputs, "spec.behavior.scaleDown.stabilizationWindowSeconds"), 15)
 	eq(t, "min replicas kept", at(t, h.Inputs, "spec.minReplicas"), 2)
 }
+
+// The services' resilience settings follow the stack: one retry layer
+// (the mesh's when there are sidecars) and the profile it runs.
+func TestResilienceEnvFollowsMeshModeAndProfile(t *testing.T) {
+	envOf := func(r *recorder, s string) map[string]string {
+		out := map[string]string{}
+		for _, e := range at(t, r.find(t, deployment, s).Inputs, "spec.template.spec.containers.0.env").([]any) {
+			m := e.(map[string]any)
+			if v, ok := m["value"].(string); ok {
+				out[m["name"].(string)] = v
+			}
+		}
+		return out
+	}
+	for _, c := range []struct {
+		config         map[string]string
+		profile, layer string
+	}{
+		{localConfig, "serving", "mesh"},
+		{withConfig(localConfig, map[string]string{"carrental:meshMode": "policies"}), "serving", "app"},
+		{withConfig(localConfig, map[string]string{"carrental:meshMode": "policies", "carrental:resilience": "writeup"}), "writeup", "app"},
+	} {
+		env := envOf(run(t, "local", c.config), "reservation")
+		if env["RESILIENCE_PROFILE"] != c.profile || env["RESILIENCE_LAYER"] != c.layer {
+			t.Errorf("%v: profile %q layer %q, want %q %q", c.config, env["RESILIENCE_PROFILE"], env["RESILIENCE_LAYER"], c.profile, c.layer)
+		}
+	}
+}

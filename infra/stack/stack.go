@@ -157,11 +157,18 @@ func deploy(ctx *pulumi.Context, cfg config.Config, p platform) error {
 	istio := []pulumi.Resource{add.Istiod, add.Namespace}
 	afterIstio := pulumi.DependsOn(istio)
 	ns := add.Namespace.Metadata.Name().Elem()
-	if _, err := mesh.NewPolicies(ctx, "mesh", mesh.PoliciesArgs{Namespace: cfg.Namespace, IngressPrincipal: addons.IngressPrincipal, DependsOn: istio}, k8s); err != nil {
+	if _, err := mesh.NewPolicies(ctx, "mesh", mesh.PoliciesArgs{Namespace: cfg.Namespace, IngressPrincipal: addons.IngressPrincipal,
+		Resilience: cfg.Resilience, DependsOn: istio}, k8s); err != nil {
 		return err
 	}
 
-	shared := corev1.EnvVarArray{}
+	// One retry layer: with sidecars the mesh retries, pools and ejects,
+	// and the services keep only their timeouts; without, the services do.
+	layer := contract.ResilienceInApp
+	if cfg.MeshMode == config.MeshSidecars {
+		layer = contract.ResilienceMesh
+	}
+	shared := corev1.EnvVarArray{env(contract.EnvResilienceProfile, cfg.Resilience), env(contract.EnvResilienceLayer, layer)}
 	switch cfg.NATSMode {
 	case "helm", "statefulset":
 		shared = append(shared, env(contract.EnvNATSURL, add.NATSURL))

@@ -106,7 +106,8 @@ func TestRentalRegionConfigMap(t *testing.T) {
 }
 
 func TestIstioPolicies(t *testing.T) {
-	r := run(t, "local", localConfig)
+	// The write-up's demo pool, reproduced under its profile.
+	r := run(t, "local", withConfig(localConfig, map[string]string{"carrental:resilience": "writeup"}))
 	dr := r.find(t, custom, "DestinationRule-management")
 	eq(t, "apiVersion", dr.Inputs["apiVersion"], "networking.istio.io/v1")
 	tp := at(t, dr.Inputs, "spec.trafficPolicy")
@@ -125,8 +126,20 @@ func TestIstioPolicies(t *testing.T) {
 	retries := at(t, vs.Inputs, "spec.http.0.retries")
 	eq(t, "attempts", at(t, retries, "attempts"), 3)
 	eq(t, "perTryTimeout", at(t, retries, "perTryTimeout"), "2s")
-	if on := at(t, retries, "retryOn").(string); !strings.Contains(on, "5xx") {
-		t.Errorf("retryOn %q lacks 5xx: a 500 would not be retried (the write-up's failure)", on)
+	if on := at(t, retries, "retryOn").(string); !strings.Contains(on, "500") {
+		t.Errorf("retryOn %q lacks 500: a 500 would not be retried (the write-up's failure)", on)
+	}
+	// The mesh is the one retry layer for every callee, not reservation only.
+	for _, s := range contract.Services() {
+		if len(contract.Callers(s)) > 0 {
+			r.find(t, "kubernetes:networking.istio.io/v1:VirtualService", "VirtualService-"+string(s))
+			r.find(t, custom, "DestinationRule-"+string(s))
+		}
+	}
+	// The default serves: no demo pool anywhere.
+	serving := run(t, "local", localConfig)
+	if _, pool := at(t, serving.find(t, custom, "DestinationRule-management").Inputs, "spec.trafficPolicy").(map[string]any)["connectionPool"]; pool {
+		t.Error("the default profile has the write-up's 1-connection pool")
 	}
 
 	pa := r.find(t, "kubernetes:security.istio.io/v1:PeerAuthentication", "PeerAuthentication-default")

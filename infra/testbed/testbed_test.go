@@ -82,8 +82,8 @@ func TestIstioAcceptsOurPoliciesAndRejectsBrokenOnes(t *testing.T) {
 		plural, api, kind, name string
 		spec                    proto.Message
 	}{
-		{"destinationrules", mesh.NetworkingAPI, "DestinationRule", "management", mesh.ManagementCircuitBreaker()},
-		{"virtualservices", mesh.NetworkingAPI, "VirtualService", "reservation", mesh.ReservationRetries()},
+		{"destinationrules", mesh.NetworkingAPI, "DestinationRule", "management", mesh.CircuitBreaker(contract.Management, contract.ResilienceWriteUp)},
+		{"virtualservices", mesh.NetworkingAPI, "VirtualService", "reservation", mesh.Retries(contract.Reservation)},
 		{"gateways", mesh.NetworkingAPI, "Gateway", "ingress", mesh.IngressGateway()},
 		{"virtualservices", mesh.NetworkingAPI, "VirtualService", "ingress", mesh.IngressRoute("carrental")},
 		{"peerauthentications", mesh.SecurityAPI, "PeerAuthentication", "default", mesh.StrictMTLS()},

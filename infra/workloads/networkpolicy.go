@@ -16,9 +16,11 @@ import (
 // port. Kubelet probes need no rule: traffic from a pod's own node is
 // always allowed. The admin port is never reachable.
 //
-// Egress: any pod in the cluster (the services, DNS, istiod, NATS), plus
-// the extra rules the stack passes (the database outside the cluster);
-// nothing else, so a compromised pod cannot reach the internet.
+// Egress: any pod in the cluster (the services, istiod, NATS), DNS
+// wherever the cluster runs it (a pod on EKS, the node itself in
+// scripts/cluster), plus the extra rules the stack passes (the database
+// outside the cluster); nothing else, so a compromised pod cannot reach
+// the internet.
 func networkPolicy(s contract.Service, from []string, egress networkingv1.NetworkPolicyEgressRuleArray) *networkingv1.NetworkPolicySpecArgs {
 	peers := networkingv1.NetworkPolicyPeerArray{}
 	for _, caller := range contract.Callers(s) {
@@ -40,6 +42,10 @@ func networkPolicy(s contract.Service, from []string, egress networkingv1.Networ
 			}},
 		})
 	}
+	dns := networkingv1.NetworkPolicyEgressRuleArgs{Ports: networkingv1.NetworkPolicyPortArray{
+		networkingv1.NetworkPolicyPortArgs{Protocol: pulumi.String("UDP"), Port: pulumi.Int(53)},
+		networkingv1.NetworkPolicyPortArgs{Protocol: pulumi.String("TCP"), Port: pulumi.Int(53)},
+	}}
 	inCluster := networkingv1.NetworkPolicyEgressRuleArgs{
 		To: networkingv1.NetworkPolicyPeerArray{networkingv1.NetworkPolicyPeerArgs{NamespaceSelector: &metav1.LabelSelectorArgs{}}},
 	}
@@ -47,7 +53,7 @@ func networkPolicy(s contract.Service, from []string, egress networkingv1.Networ
 		PodSelector: &metav1.LabelSelectorArgs{MatchLabels: pulumi.StringMap{"app": pulumi.String(string(s))}},
 		PolicyTypes: pulumi.StringArray{pulumi.String("Ingress"), pulumi.String("Egress")},
 		Ingress:     ingress,
-		Egress:      append(networkingv1.NetworkPolicyEgressRuleArray{inCluster}, egress...),
+		Egress:      append(networkingv1.NetworkPolicyEgressRuleArray{inCluster, dns}, egress...),
 	}
 }
 

@@ -134,6 +134,10 @@ const (
 	// DefaultShutdownDrain). The deployment's termination grace period
 	// must outlast it.
 	EnvShutdownDrain = "SHUTDOWN_DRAIN"
+	// EnvMaxInFlight bounds the requests a service serves at once; the
+	// excess waits briefly, then is shed with 503 and Retry-After (default:
+	// 128 per CPU the process may use).
+	EnvMaxInFlight = "MAX_IN_FLIGHT"
 )
 
 // DefaultShutdownDrain is SHUTDOWN_DRAIN's default.

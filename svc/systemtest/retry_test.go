@@ -42,7 +42,7 @@ func TestRetriedApprovalChargesOnce(t *testing.T) {
 	}))
 	defer srv.Close()
 
-	policy := resilience.Default(contract.Payment)
+	policy := resilience.Default(contract.Payment, contract.ResilienceServing, contract.ResilienceInApp)
 	policy.BackoffBase, policy.BackoffMax = time.Millisecond, 2*time.Millisecond
 	client := &http.Client{Transport: resilience.NewTransport(http.DefaultTransport, func(string) resilience.Policy { return policy })}
 	result, err := reservationsvc.NewHTTPPayments(client, srv.URL).Approve(context.Background(),

@@ -23,6 +23,7 @@ const (
 	Unsupported Code = "unsupported" // e.g. the wrong media type
 	NotAllowed  Code = "not_allowed" // the method is not allowed on the path
 	Canceled    Code = "canceled"    // the caller gave up before the answer: nobody's fault here
+	Overloaded  Code = "overloaded"  // shed to protect the service: retry after the Retry-After
 )
 
 // Error is an error with a Code and a message meant for the API caller.

@@ -2,6 +2,7 @@ package host
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -17,7 +18,8 @@ import (
 // inside a pod with `kubectl exec` the binary does itself:
 //
 //	<binary> probe                          exit 1 when the liveness file is missing
-//	<binary> http METHOD URL [BODY]         one HTTP request; prints the status line and body,
+//	<binary> http [-timeout D] METHOD URL [BODY]
+//	                                        one HTTP request; prints the status line and body,
 //	                                        exits 1 on a transport error or a status >= 400
 //
 // e.g. kubectl exec <pod> -- /ko-app/payment http PUT http://127.0.0.1:9091/fault '{"errorRate":0.3}'
@@ -43,15 +45,22 @@ func runSubcommand(args []string, getenv func(string) string, stdout, stderr io.
 }
 
 func httpCommand(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("http", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	timeout := fs.Duration("timeout", 30*time.Second, "give up after this long")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	args = fs.Args()
 	if len(args) < 2 || len(args) > 3 {
-		fmt.Fprintln(stderr, "usage: http METHOD URL [BODY]")
+		fmt.Fprintln(stderr, "usage: http [-timeout D] METHOD URL [BODY]")
 		return 2
 	}
 	var body io.Reader
 	if len(args) == 3 {
 		body = strings.NewReader(args[2])
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, strings.ToUpper(args[0]), args[1], body)
 	if err != nil {

@@ -37,6 +37,8 @@ func TestSubcommands(t *testing.T) {
 		{[]string{"http", "PUT", srv.URL + "/fault", `{"errorRate":0.3}`}, true, 0, `PUT application/json {"errorRate":0.3}`},
 		{[]string{"http", "get", srv.URL + "/missing"}, true, 1, "404 Not Found"},
 		{[]string{"http", "GET"}, true, 2, ""},
+		{[]string{"http", "-timeout", "5s", "GET", srv.URL + "/ok"}, true, 0, "GET"},
+		{[]string{"http", "-timeout", "soon", "GET", srv.URL}, true, 2, ""},
 		{[]string{"http", "GET", "http://127.0.0.1:1/closed"}, true, 1, ""},
 		{[]string{"probe"}, true, 1, ""}, // no liveness file yet
 		{[]string{"serve"}, false, 0, ""},

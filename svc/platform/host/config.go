@@ -5,10 +5,12 @@ import (
 	"log/slog"
 	"net"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/carrental/carrental/svc/contract"
+	"github.com/carrental/carrental/svc/platform/overload"
 	"github.com/carrental/carrental/svc/platform/resilience"
 )
 
@@ -24,10 +26,13 @@ type Config struct {
 	HealthyFile string        // HEALTHY_FILE, default /tmp/healthy
 	LogLevel    slog.Level    // LOG_LEVEL, default info
 	Drain       time.Duration // SHUTDOWN_DRAIN, default 10s
+	MaxInFlight int           // MAX_IN_FLIGHT, default overload.DefaultSlots()
 	upstreams   map[contract.Service]string
 	policies    map[string]resilience.Policy // by upstream host:port
-	adminLn     net.Listener                 // pre-opened admin listener (local runs, tests)
-	onServing   func()                       // called once the service is about to serve
+	// the resilience profile and layer hosts outside the call graph get
+	resilienceProfile, resilienceLayer string
+	adminLn                            net.Listener // pre-opened admin listener (local runs, tests)
+	onServing                          func()       // called once the service is about to serve
 }
 
 // WithAdminListener serves the admin API on ln instead of listening on
@@ -76,6 +81,12 @@ func LoadConfig(service contract.Service, getenv func(string) string) (Config, e
 		return Config{}, fmt.Errorf("%s=%q: want a positive duration like 10s", EnvShutdownDrain, getenv(EnvShutdownDrain))
 	}
 	cfg.Drain = drain
+	if cfg.MaxInFlight, err = strconv.Atoi(get(contract.EnvMaxInFlight, strconv.Itoa(overload.DefaultSlots()))); err != nil || cfg.MaxInFlight < 1 {
+		return Config{}, fmt.Errorf("%s=%q: want a whole number of requests, at least 1", contract.EnvMaxInFlight, getenv(contract.EnvMaxInFlight))
+	}
+	if cfg.resilienceProfile, cfg.resilienceLayer, err = resilience.ProfileAndLayer(getenv); err != nil {
+		return Config{}, err
+	}
 	for _, up := range contract.Calls()[service] {
 		raw := get(contract.EnvURL(up), fmt.Sprintf("http://127.0.0.1:%d", contract.LocalPort(up)))
 		u, err := url.Parse(raw)
@@ -108,5 +119,5 @@ func (c Config) Policy(host string) resilience.Policy {
 	if p, ok := c.policies[host]; ok {
 		return p
 	}
-	return resilience.Default("")
+	return resilience.Default("", c.resilienceProfile, c.resilienceLayer)
 }

@@ -33,6 +33,7 @@ import (
 	"github.com/carrental/carrental/svc/platform/httpx"
 	"github.com/carrental/carrental/svc/platform/nats"
 	"github.com/carrental/carrental/svc/platform/outbox"
+	"github.com/carrental/carrental/svc/platform/overload"
 	"github.com/carrental/carrental/svc/platform/resilience"
 	"github.com/carrental/carrental/svc/platform/sqldb"
 )
@@ -137,6 +138,7 @@ type process struct {
 	js         jetstream.JetStream
 	built      *Built
 	faults     fault.Injector
+	limiter    *overload.Limiter
 	undo       []func() // run in reverse by stop
 	background sync.WaitGroup
 	bgCtx      context.Context // outlives ctx until stop, so work drains after shutdown starts
@@ -145,7 +147,11 @@ type process struct {
 func newProcess(ctx context.Context, spec Spec, cfg Config, getenv func(string) string, log *slog.Logger) *process {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	p := &process{spec: spec, cfg: cfg, log: log, registry: reg}
+	p := &process{spec: spec, cfg: cfg, log: log, registry: reg, limiter: overload.New(cfg.MaxInFlight, overload.DefaultWait)}
+	reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Namespace: "carrental", Subsystem: string(spec.Service), Name: "shed_total",
+		Help: "Requests shed with 503 and Retry-After because the service was at capacity.",
+	}, func() float64 { return float64(p.limiter.Shed()) }))
 	p.deps = &Deps{
 		Service: spec.Service, Config: cfg, Getenv: getenv, Log: log,
 		Metrics: endpointmw.NewMetrics(reg, string(spec.Service)), Registry: reg,
@@ -294,7 +300,8 @@ func (p *process) routes() http.Handler {
 	mux.Handle("GET "+contract.PathReadyz, p.ready.Handler(httpx.WriteJSON))
 	mux.Handle("GET "+contract.PathMetrics, promhttp.HandlerFor(p.registry, promhttp.HandlerOpts{Registry: p.registry}))
 	if p.built.Handler != nil {
-		mux.Handle("/", p.faults.Middleware(p.built.Handler))
+		// Capacity first: a request that is shed costs nothing further.
+		mux.Handle("/", p.limiter.Middleware(p.faults.Middleware(p.built.Handler)))
 	}
 	return mux
 }
@@ -305,7 +312,7 @@ func (p *process) serve(ctx context.Context, ln net.Listener) error {
 		return err
 	}
 	p.onStop(func() { _ = health.MarkDead(p.cfg.HealthyFile) })
-	p.log.Info("serving", "addr", ln.Addr().String(), "liveness_file", p.cfg.HealthyFile)
+	p.log.Info("serving", "addr", ln.Addr().String(), "liveness_file", p.cfg.HealthyFile, "max_in_flight", p.limiter.Capacity())
 	if p.cfg.onServing != nil {
 		p.cfg.onServing()
 	}

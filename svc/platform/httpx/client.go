@@ -70,6 +70,10 @@ func ClientEndpoint(c *http.Client, method, base, upstream string, newResponse f
 			if json.Unmarshal(body, &eb) == nil && eb.Message != "" {
 				msg = upstream + ": " + eb.Message
 			}
+			if eb.Code == errs.Overloaded {
+				// A shed call stays a shed call for our caller too.
+				code = errs.Overloaded
+			}
 			return nil, &errs.Error{Code: code, Message: msg}
 		}
 		out := newResponse()

@@ -8,6 +8,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"strconv"
 
 	"github.com/carrental/carrental/svc/platform/errs"
 )
@@ -29,7 +30,7 @@ func StatusOf(code errs.Code) int {
 		return http.StatusUnsupportedMediaType
 	case errs.NotAllowed:
 		return http.StatusMethodNotAllowed
-	case errs.Unavailable:
+	case errs.Unavailable, errs.Overloaded:
 		return http.StatusServiceUnavailable
 	case errs.Timeout:
 		return http.StatusGatewayTimeout
@@ -82,8 +83,14 @@ type ErrorBody struct {
 // the endpoint middleware logs each failed request once.
 func EncodeError(_ context.Context, err error, w http.ResponseWriter) {
 	code := errs.CodeOf(err)
+	if code == errs.Overloaded {
+		w.Header().Set("Retry-After", strconv.Itoa(RetryAfterSeconds))
+	}
 	WriteJSON(w, StatusOf(code), ErrorBody{Code: code, Message: errs.MessageOf(err)})
 }
+
+// RetryAfterSeconds is what an overloaded answer tells the caller to wait.
+const RetryAfterSeconds = 1
 
 // WriteJSON writes v as JSON with the given status.
 func WriteJSON(w http.ResponseWriter, status int, v any) {

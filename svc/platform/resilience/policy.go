@@ -26,41 +26,39 @@ type Policy struct {
 	// between attempts (Envoy's defaults: 25ms base, 10x cap).
 	BackoffBase, BackoffMax time.Duration
 	// BreakerFailures consecutive 5xx or transport errors open the breaker
-	// (DestinationRule outlierDetection.consecutive5xxErrors: 5).
+	// (DestinationRule outlierDetection.consecutive5xxErrors: 5); 0: no
+	// breaker. Shed answers (503 with Retry-After) do not count.
 	BreakerFailures uint32
 	// BreakerOpenFor is how long it stays open before letting one trial call
 	// through (DestinationRule outlierDetection.baseEjectionTime: 30s).
 	BreakerOpenFor time.Duration
 	// MaxConcurrent bounds calls in flight; the next one fails fast with 503
-	// (DestinationRule connectionPool: tcp.maxConnections 1 plus
-	// http.http1MaxPendingRequests 1 = 2 for management). 0: no limit.
+	// and Retry-After (the write-up's connectionPool, tcp.maxConnections 1
+	// plus http.http1MaxPendingRequests 1 = 2, under its profile). 0: no
+	// limit.
 	MaxConcurrent int
 }
 
-// The mesh's values, which the in-app defaults mirror.
-const (
-	MeshPerTryTimeout   = 2 * time.Second
-	MeshRetryAttempts   = 3
-	MeshConsecutive5xx  = 5
-	MeshBaseEjection    = 30 * time.Second
-	MeshMaxConnections  = 1
-	MeshMaxPendingCalls = 1
-)
-
-// Default is the policy for an upstream: the mesh's values everywhere, and
-// management's connection pool limit on calls to management (the write-up
-// put its DestinationRule on management only).
-func Default(upstream contract.Service) Policy {
+// Default is the policy for calls to upstream under a profile and a layer
+// (contract.Resilience*): the write-up's mesh values in the app by default
+// (per-try timeout 2s, 3 retries, a breaker after 5 consecutive 5xx for
+// 30s), plus the write-up's demo pool on calls to management under its
+// profile. With the mesh doing retries, pools and ejection, the app keeps
+// only a timeout that lets the mesh's attempts finish.
+func Default(upstream contract.Service, profile, layer string) Policy {
+	if layer == contract.ResilienceMesh {
+		return Policy{PerTryTimeout: time.Duration(contract.RetryAttempts+1) * contract.PerTryTimeout}
+	}
 	p := Policy{
-		PerTryTimeout:   MeshPerTryTimeout,
-		Retries:         MeshRetryAttempts,
+		PerTryTimeout:   contract.PerTryTimeout,
+		Retries:         contract.RetryAttempts,
 		BackoffBase:     25 * time.Millisecond,
 		BackoffMax:      250 * time.Millisecond,
-		BreakerFailures: MeshConsecutive5xx,
-		BreakerOpenFor:  MeshBaseEjection,
+		BreakerFailures: contract.Consecutive5xxErrors,
+		BreakerOpenFor:  contract.BaseEjectionTime,
 	}
-	if upstream == contract.Management {
-		p.MaxConcurrent = MeshMaxConnections + MeshMaxPendingCalls
+	if profile == contract.ResilienceWriteUp && upstream == contract.Management {
+		p.MaxConcurrent = contract.WriteUpMaxConnections + contract.WriteUpHTTP1MaxPendingRequests
 	}
 	return p
 }
@@ -80,9 +78,14 @@ const (
 	KnobMaxConcurrent   = "MAX_CONCURRENT"
 )
 
-// FromEnv is Default(upstream) with any RESILIENCE_<UPSTREAM>_* overrides.
+// FromEnv is Default for the RESILIENCE_PROFILE and RESILIENCE_LAYER in
+// the environment, with any RESILIENCE_<UPSTREAM>_* overrides.
 func FromEnv(upstream contract.Service, getenv func(string) string) (Policy, error) {
-	p := Default(upstream)
+	profile, layer, err := ProfileAndLayer(getenv)
+	if err != nil {
+		return Policy{}, err
+	}
+	p := Default(upstream, profile, layer)
 	durations := map[string]*time.Duration{KnobPerTryTimeout: &p.PerTryTimeout, KnobBreakerOpenFor: &p.BreakerOpenFor}
 	for knob, dst := range durations {
 		if v := getenv(envKey(upstream, knob)); v != "" {
@@ -93,7 +96,6 @@ func FromEnv(upstream contract.Service, getenv func(string) string) (Policy, err
 			*dst = d
 		}
 	}
-	var err error
 	if p.Retries, err = parseInt(getenv, envKey(upstream, KnobRetries), p.Retries); err != nil {
 		return p, err
 	}
@@ -104,11 +106,30 @@ func FromEnv(upstream contract.Service, getenv func(string) string) (Policy, err
 	if p.MaxConcurrent, err = parseInt(getenv, envKey(upstream, KnobMaxConcurrent), p.MaxConcurrent); err != nil {
 		return p, err
 	}
-	if p.Retries < 0 || p.Retries > 10 || failures < 1 || p.MaxConcurrent < 0 {
-		return p, fmt.Errorf("resilience for %s: retries 0-10, breaker failures >= 1, max concurrent >= 0", upstream)
+	if p.Retries < 0 || p.Retries > 10 || failures < 0 || p.MaxConcurrent < 0 {
+		return p, fmt.Errorf("resilience for %s: retries 0-10, breaker failures >= 0 (0: none), max concurrent >= 0", upstream)
 	}
 	p.BreakerFailures = uint32(failures)
 	return p, nil
+}
+
+// ProfileAndLayer reads RESILIENCE_PROFILE and RESILIENCE_LAYER (defaults:
+// serving, in the app).
+func ProfileAndLayer(getenv func(string) string) (profile, layer string, err error) {
+	profile, layer = strings.TrimSpace(getenv(contract.EnvResilienceProfile)), strings.TrimSpace(getenv(contract.EnvResilienceLayer))
+	if profile == "" {
+		profile = contract.ResilienceServing
+	}
+	if layer == "" {
+		layer = contract.ResilienceInApp
+	}
+	if profile != contract.ResilienceServing && profile != contract.ResilienceWriteUp {
+		return "", "", fmt.Errorf("%s=%q: want %s or %s", contract.EnvResilienceProfile, profile, contract.ResilienceServing, contract.ResilienceWriteUp)
+	}
+	if layer != contract.ResilienceInApp && layer != contract.ResilienceMesh {
+		return "", "", fmt.Errorf("%s=%q: want %s or %s", contract.EnvResilienceLayer, layer, contract.ResilienceInApp, contract.ResilienceMesh)
+	}
+	return profile, layer, nil
 }
 
 func parseInt(getenv func(string) string, key string, def int) (int, error) {

@@ -13,6 +13,7 @@ import (
 	"github.com/sony/gobreaker/v2"
 
 	"github.com/carrental/carrental/svc/platform/errs"
+	"github.com/carrental/carrental/svc/platform/overload"
 )
 
 // Transport applies a Policy per upstream host to every request.
@@ -52,7 +53,10 @@ func (t *Transport) get(host string) *upstream {
 		Name:        host,
 		MaxRequests: 1, // one trial call when half-open
 		Timeout:     p.BreakerOpenFor,
-		ReadyToTrip: func(c gobreaker.Counts) bool { return c.ConsecutiveFailures >= p.BreakerFailures },
+		// BreakerFailures 0: no breaker (the mesh ejects hosts instead).
+		ReadyToTrip: func(c gobreaker.Counts) bool {
+			return p.BreakerFailures > 0 && c.ConsecutiveFailures >= p.BreakerFailures
+		},
 		// A caller that gave up is not the upstream's fault.
 		IsExcluded: func(err error) bool { return errors.Is(err, context.Canceled) },
 	})
@@ -89,7 +93,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			defer func() { <-u.inFlight }()
 		default:
 			closeBody(req)
-			return nil, errs.E(errs.Unavailable, "%s is at its limit of %d concurrent calls", req.URL.Host, u.policy.MaxConcurrent)
+			return nil, errs.E(errs.Overloaded, "%s is at its limit of %d concurrent calls", req.URL.Host, u.policy.MaxConcurrent)
 		}
 	}
 	attempts := 1
@@ -109,6 +113,8 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		resp, err := t.try(req, u, attempt)
 		switch {
 		case err == nil:
+			// Shed answers are handed back, not retried: another attempt now
+			// would add to the very overload it reports.
 			return resp, nil
 		case errors.Is(err, gobreaker.ErrOpenState), errors.Is(err, gobreaker.ErrTooManyRequests):
 			// An open breaker answers at once: that is its point.
@@ -143,7 +149,9 @@ func (t *Transport) try(req *http.Request, u *upstream, attempt int) (*http.Resp
 		if err != nil {
 			return nil, err
 		}
-		if resp.StatusCode >= 500 {
+		// A shed answer is the upstream protecting itself, not failing: it
+		// does not count against the breaker.
+		if resp.StatusCode >= 500 && !overload.IsShed(resp) {
 			return resp, errServerError
 		}
 		return resp, nil

@@ -19,7 +19,7 @@ import (
 // fastPolicy keeps the mesh's counts but shrinks the waits so tests run
 // quickly; no assertion depends on how long anything took.
 func fastPolicy() Policy {
-	p := Default(contract.Payment)
+	p := Default(contract.Payment, contract.ResilienceServing, contract.ResilienceInApp)
 	p.BackoffBase, p.BackoffMax = time.Millisecond, 2*time.Millisecond
 	p.BreakerOpenFor = 50 * time.Millisecond
 	return p
@@ -83,8 +83,8 @@ func TestRetriesStopAtTheMeshAttempts(t *testing.T) {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
-	if resp.StatusCode != 500 || up.calls.Load() != 1+MeshRetryAttempts {
-		t.Fatalf("status %d after %d calls, want the last 500 after %d", resp.StatusCode, up.calls.Load(), 1+MeshRetryAttempts)
+	if resp.StatusCode != 500 || up.calls.Load() != 1+contract.RetryAttempts {
+		t.Fatalf("status %d after %d calls, want the last 500 after %d", resp.StatusCode, up.calls.Load(), 1+contract.RetryAttempts)
 	}
 }
 
@@ -157,7 +157,7 @@ func TestBreakerOpensFailsFastHalfOpensAndCloses(t *testing.T) {
 	p.BreakerOpenFor = time.Hour // opened now, half-opened by hand below
 	c, tr := client(p)
 	host := strings.TrimPrefix(srv.URL, "http://")
-	for i := 0; i < MeshConsecutive5xx; i++ {
+	for i := 0; i < int(contract.Consecutive5xxErrors); i++ {
 		resp, err := c.Get(srv.URL)
 		if err != nil {
 			t.Fatalf("call %d: %v", i, err)
@@ -165,7 +165,7 @@ func TestBreakerOpensFailsFastHalfOpensAndCloses(t *testing.T) {
 		resp.Body.Close()
 	}
 	if got := tr.BreakerState(host); got != "open" {
-		t.Fatalf("after %d consecutive 5xx the breaker is %s", MeshConsecutive5xx, got)
+		t.Fatalf("after %d consecutive 5xx the breaker is %s", int(contract.Consecutive5xxErrors), got)
 	}
 	before := calls.Load()
 	_, err := c.Get(srv.URL)
@@ -176,7 +176,7 @@ func TestBreakerOpensFailsFastHalfOpensAndCloses(t *testing.T) {
 	// Half-open after the ejection time: a short one this time.
 	p.BreakerOpenFor = 20 * time.Millisecond
 	c, tr = client(p)
-	for i := 0; i < MeshConsecutive5xx; i++ {
+	for i := 0; i < int(contract.Consecutive5xxErrors); i++ {
 		resp, _ := c.Get(srv.URL)
 		resp.Body.Close()
 	}
@@ -206,7 +206,7 @@ func TestConcurrencyLimitShedsTheExcessFast(t *testing.T) {
 		<-hold
 	}))
 	defer srv.Close()
-	p := Default(contract.Management) // the DestinationRule's pool: 1 connection + 1 pending
+	p := Default(contract.Management, contract.ResilienceWriteUp, contract.ResilienceInApp) // the write-up's pool: 1 connection + 1 pending
 	c, _ := client(p)
 	var wg sync.WaitGroup
 	for i := 0; i < p.MaxConcurrent; i++ {
@@ -222,7 +222,7 @@ func TestConcurrencyLimitShedsTheExcessFast(t *testing.T) {
 	_, err := c.Get(srv.URL)
 	close(hold)
 	wg.Wait()
-	if errs.CodeOf(err) != errs.Unavailable || !strings.Contains(err.Error(), "concurrent") {
+	if errs.CodeOf(err) != errs.Overloaded || !strings.Contains(err.Error(), "concurrent") {
 		t.Fatalf("call over the limit: %v", err)
 	}
 }
@@ -232,7 +232,7 @@ func TestCanceledCallerDoesNotTripTheBreaker(t *testing.T) {
 	defer srv.Close()
 	p := fastPolicy()
 	c, tr := client(p)
-	for i := 0; i < 2*MeshConsecutive5xx; i++ {
+	for i := 0; i < 2*int(contract.Consecutive5xxErrors); i++ {
 		ctx, cancel := context.WithCancel(context.Background())
 		req, _ := http.NewRequestWithContext(ctx, "GET", srv.URL, nil)
 		go func() { time.Sleep(5 * time.Millisecond); cancel() }()
@@ -260,13 +260,80 @@ func TestFromEnv(t *testing.T) {
 
 func TestDefaultsMirrorTheMesh(t *testing.T) {
 	// The write-up's VirtualService (attempts 3, perTryTimeout 2s) and
-	// DestinationRule (5 consecutive errors, 30s ejection, 1 connection +
-	// 1 pending request on management).
-	p := Default(contract.Management)
+	// DestinationRule (5 consecutive errors, 30s ejection) in the app; its
+	// demo pool (1 connection + 1 pending request on management) only
+	// under its profile.
+	p := Default(contract.Management, contract.ResilienceWriteUp, contract.ResilienceInApp)
 	if p.Retries != 3 || p.PerTryTimeout != 2*time.Second || p.BreakerFailures != 5 || p.BreakerOpenFor != 30*time.Second || p.MaxConcurrent != 2 {
 		t.Fatalf("%+v", p)
 	}
-	if Default(contract.Payment).MaxConcurrent != 0 {
+	if Default(contract.Payment, contract.ResilienceWriteUp, contract.ResilienceInApp).MaxConcurrent != 0 {
 		t.Fatal("the connection pool limit belongs to management only")
+	}
+	if got := Default(contract.Management, contract.ResilienceServing, contract.ResilienceInApp).MaxConcurrent; got != 0 {
+		t.Fatalf("the serving profile has a pool of %d on management", got)
+	}
+}
+
+// Under the mesh the app makes one attempt per call, however it fails:
+// the mesh's retries are the only ones, so attempts never multiply.
+func TestMeshLayerMakesOneAttempt(t *testing.T) {
+	var calls atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		w.WriteHeader(http.StatusInternalServerError)
+	}))
+	defer srv.Close()
+	env := map[string]string{contract.EnvResilienceLayer: contract.ResilienceMesh}
+	p, err := FromEnv(contract.Payment, func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, tr := client(p)
+	for range 3 * int(contract.Consecutive5xxErrors) {
+		req, _ := http.NewRequest("POST", srv.URL, strings.NewReader("{}"))
+		req.Header.Set("Idempotency-Key", "k") // repeatable: the app would retry it
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+	if got, want := calls.Load(), int64(3*contract.Consecutive5xxErrors); got != want {
+		t.Fatalf("%d attempts for %d calls under the mesh", got, want)
+	}
+	if got := tr.BreakerState(strings.TrimPrefix(srv.URL, "http://")); got != "closed" {
+		t.Fatalf("app breaker %s under the mesh (the mesh ejects hosts)", got)
+	}
+	if p.PerTryTimeout < time.Duration(contract.RetryAttempts+1)*contract.PerTryTimeout {
+		t.Fatalf("app timeout %s cuts the mesh's attempts short", p.PerTryTimeout)
+	}
+}
+
+// A shed answer (503 with Retry-After) is the upstream protecting itself:
+// handed back at once, never retried, never counted by the breaker.
+func TestShedAnswersAreNeitherRetriedNorCounted(t *testing.T) {
+	var calls atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		w.Header().Set("Retry-After", "1")
+		w.WriteHeader(http.StatusServiceUnavailable)
+	}))
+	defer srv.Close()
+	p := fastPolicy()
+	c, tr := client(p)
+	n := 3 * int(p.BreakerFailures)
+	for range n {
+		resp, err := c.Get(srv.URL)
+		if err != nil || resp.StatusCode != 503 {
+			t.Fatalf("shed answer: %v %v", resp, err)
+		}
+		resp.Body.Close()
+	}
+	if calls.Load() != int64(n) {
+		t.Fatalf("%d upstream calls for %d requests: shed answers were retried", calls.Load(), n)
+	}
+	if got := tr.BreakerState(strings.TrimPrefix(srv.URL, "http://")); got != "closed" {
+		t.Fatalf("breaker %s after %d shed answers", got, n)
 	}
 }
