@@ -49,8 +49,9 @@ func natsConfig(replicas int) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "server_name: $POD_NAME\nport: %d\nhttp_port: %d\n", natsClientPort, natsHTTPPort)
 	fmt.Fprintf(&b, "jetstream {\n  store_dir: %q\n}\n", natsDataDir)
-	// A stopping server hands its clients to the others first.
-	b.WriteString("lame_duck_duration: 20s\nlame_duck_grace_period: 5s\n")
+	// A stopping server hands its clients to the others first (30s is
+	// nats-server's minimum).
+	b.WriteString("lame_duck_duration: 30s\nlame_duck_grace_period: 10s\n")
 	if replicas > 1 {
 		routes := make([]string, replicas)
 		for i := range routes {
@@ -169,7 +170,7 @@ func newNATS(ctx *pulumi.Context, ns *corev1.Namespace, args NATSArgs, opts ...p
 				}},
 				Spec: &corev1.PodSpecArgs{
 					AutomountServiceAccountToken:  pulumi.Bool(false),
-					TerminationGracePeriodSeconds: pulumi.Int(60), // lame duck (20s + 5s) and the stream flush
+					TerminationGracePeriodSeconds: pulumi.Int(60), // lame duck (10s + 30s) and the stream flush
 					SecurityContext: &corev1.PodSecurityContextArgs{
 						RunAsNonRoot: pulumi.Bool(true), FsGroup: pulumi.Int(nonRootUID),
 						SeccompProfile: &corev1.SeccompProfileArgs{Type: pulumi.String("RuntimeDefault")},

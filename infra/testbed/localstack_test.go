@@ -2,9 +2,7 @@ package testbed_test
 
 import (
 	"context"
-	"encoding/json"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -22,26 +20,6 @@ import (
 	"github.com/carrental/carrental/infra/testbed"
 	"github.com/carrental/carrental/svc/contract"
 )
-
-// Charts for the offline run, pinned: Istio's live in the istio.io/istio
-// module (no tagged versions exist), metrics-server's in its module.
-const (
-	istioModule         = "istio.io/istio@v0.0.0-20260827124520-eed52ebb66ad"
-	metricsServerModule = "sigs.k8s.io/metrics-server@v0.9.0"
-)
-
-func moduleDir(t *testing.T, mod string) string {
-	t.Helper()
-	out, err := exec.Command("go", "mod", "download", "-json", mod).Output()
-	if err != nil {
-		t.Fatalf("go mod download %s: %v", mod, err)
-	}
-	var info struct{ Dir string }
-	if err := json.Unmarshal(out, &info); err != nil || info.Dir == "" {
-		t.Fatalf("go mod download %s: %s", mod, out)
-	}
-	return info.Dir
-}
 
 // TestLocalStackUpPreviewUpdateDestroy drives the real engine over the
 // local stack (scripts/testbed sets CARRENTAL_TESTBED_STACK=1 after
@@ -65,6 +43,10 @@ func TestLocalStackUpPreviewUpdateDestroy(t *testing.T) {
 		}
 	}
 	c := startCluster(t)
+	istioCharts, metricsServerChart, err := testbed.OfflineCharts()
+	if err != nil {
+		t.Fatal(err)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 	defer cancel()
 	log, _ := os.Create(filepath.Join(t.TempDir(), "pulumi.log"))
@@ -84,9 +66,10 @@ func TestLocalStackUpPreviewUpdateDestroy(t *testing.T) {
 			"carrental:kubeconfig":              c.Kubeconfig,
 			"carrental:skipAwait":               "true",    // no kubelet: nothing ever becomes ready
 			"carrental:imageTag":                "testbed", // no kubelet pulls it
-			"carrental:natsMode":                "none",    // NATS' chart is not a Go module
-			"carrental:istioCharts.path":        filepath.Join(moduleDir(t, istioModule), "manifests", "charts"),
-			"carrental:metricsServerChart.path": filepath.Join(moduleDir(t, metricsServerModule), "charts", "metrics-server"),
+			"carrental:natsMode":                "statefulset",
+			"carrental:resilience":              "writeup", // the write-up's pool, read back below
+			"carrental:istioCharts.path":        istioCharts,
+			"carrental:metricsServerChart.path": metricsServerChart,
 		},
 	})
 	if err != nil {

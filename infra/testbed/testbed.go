@@ -19,12 +19,51 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
+	"strings"
 	"time"
 )
 
-// Tools are the binaries the test bed runs.
+// Tools are the binaries the test bed runs, and those the single node
+// (node.go) runs besides.
 type Tools struct {
 	Etcd, KubeAPIServer, KubeControllerManager string
+	// The node's: FindTools fills them in without requiring them (the test
+	// bed does not need them); CheckNode does.
+	KubeScheduler, Kubelet, KubeProxy, Kubectl, CoreDNS string
+	CNIDir                                              string // bridge, host-local, loopback, portmap
+}
+
+// CheckNode reports which of the node's binaries are missing, and the
+// scripts/build-tools call that builds them.
+func (t Tools) CheckNode() error {
+	need := map[string]string{
+		t.Etcd: "etcd", t.KubeAPIServer: "kubernetes", t.KubeControllerManager: "kubernetes",
+		t.KubeScheduler: "kubernetes", t.Kubelet: "kubernetes", t.KubeProxy: "kubernetes", t.Kubectl: "kubernetes",
+		t.CoreDNS: "coredns",
+	}
+	for _, p := range []string{"bridge", "host-local", "loopback", "portmap"} {
+		need[filepath.Join(t.CNIDir, p)] = "cni-plugins"
+	}
+	var missing []string
+	builds := map[string]bool{}
+	for bin, tool := range need {
+		if _, err := os.Stat(bin); err != nil {
+			missing = append(missing, bin)
+			builds[tool] = true
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	sort.Strings(missing)
+	var tools []string
+	for _, tool := range []string{"etcd", "kubernetes", "coredns", "cni-plugins"} {
+		if builds[tool] {
+			tools = append(tools, tool)
+		}
+	}
+	return fmt.Errorf("missing %s (run scripts/build-tools %s)", strings.Join(missing, ", "), strings.Join(tools, " "))
 }
 
 // FindTools looks for the binaries in $CARRENTAL_TOOLS (a directory) or in
@@ -40,7 +79,10 @@ func FindTools() (Tools, error) {
 		dir = filepath.Join(cache, "tools", "bin")
 	}
 	t := Tools{Etcd: filepath.Join(dir, "etcd"), KubeAPIServer: filepath.Join(dir, "kube-apiserver"),
-		KubeControllerManager: filepath.Join(dir, "kube-controller-manager")}
+		KubeControllerManager: filepath.Join(dir, "kube-controller-manager"),
+		KubeScheduler:         filepath.Join(dir, "kube-scheduler"), Kubelet: filepath.Join(dir, "kubelet"),
+		KubeProxy: filepath.Join(dir, "kube-proxy"), Kubectl: filepath.Join(dir, "kubectl"),
+		CoreDNS: filepath.Join(dir, "coredns"), CNIDir: filepath.Join(dir, "cni")}
 	for _, b := range []string{t.Etcd, t.KubeAPIServer, t.KubeControllerManager} {
 		if _, err := os.Stat(b); err != nil {
 			return t, fmt.Errorf("%s missing (run scripts/build-tools): %w", b, err)

@@ -44,10 +44,20 @@ func (e *Env) Autoscale(ctx context.Context, users int, loadFor, settle time.Dur
 		if want > peak {
 			peak = want
 		}
-		r.logf(e, "t=%-5s %-7s cpu %-9s desired %2d  replicas %2d  ready %2d", time.Since(start).Round(time.Second), phase,
+		r.logf(e, "t=%-5s %-5s cpu %-8s desired %2d  replicas %2d  ready %2d", time.Since(start).Round(time.Second), phase,
 			utilization(h.Status.CurrentMetrics), h.Status.DesiredReplicas, want, readyN)
 		return want, nil
 	}
+	// Start from the minimum, so the timeline shows the whole way up.
+	if err := eventually(ctx, settle, 5*time.Second, func() error {
+		if want, _, _, err := e.deploymentReplicas(ctx, contract.Management); err != nil || want != min {
+			return fmt.Errorf("management at %d replicas, not %d yet (%v)", want, min, err)
+		}
+		return nil
+	}); err != nil {
+		return r.fail(e, "%v", err)
+	}
+	start = time.Now()
 	load := e.startLoad(ctx, users, "GET", "/carManagements/"+car+"/quote?from=20200801&to=20200831&samples=20000", "")
 	err = eventually(ctx, loadFor, 5*time.Second, func() error {
 		n, err := sample("load")

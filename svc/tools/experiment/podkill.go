@@ -62,6 +62,7 @@ func (e *Env) PodKill(ctx context.Context, s contract.Service, duration time.Dur
 		return r.fail(e, "no %s pod (%v)", s, err)
 	}
 	victim := pods[len(pods)-1]
+	killedAt := time.Now()
 	if err := e.Kill(ctx, victim.Name, string(s)); err != nil {
 		stopStream()
 		wg.Wait()
@@ -86,7 +87,17 @@ func (e *Env) PodKill(ctx context.Context, s contract.Service, duration time.Dur
 	if err != nil {
 		return r.fail(e, "the killed pod did not come back: %v", err)
 	}
-	r.logf(e, "%s restarted and Ready", victim.Name)
+	r.logf(e, "%s restarted and Ready %s after the kill", victim.Name, time.Since(killedAt).Round(time.Second))
+	// Callers stop sending to a failing service for a while (the gateway's
+	// breaker: 30s, the write-up's ejection time): wait until it answers.
+	err = eventually(ctx, 2*time.Minute, 500*time.Millisecond, func() error {
+		_, err := e.expect(ctx, 200, "GET", "/carReservations/"+acked[0].resrv, "")
+		return err
+	})
+	if err != nil {
+		return r.fail(e, "reservation does not answer through the gateway again: %v", err)
+	}
+	r.logf(e, "reservations answer through the gateway again %s after the kill", time.Since(killedAt).Round(time.Second))
 	start := time.Now()
 	for _, b := range acked {
 		resp, err := e.expect(ctx, 200, "GET", "/carReservations/"+b.resrv, "")

@@ -26,6 +26,11 @@ type Options struct {
 	// ExpectShedding: the stack runs the write-up's demo pool on
 	// management, so the breaker siege must see fast 503s.
 	ExpectShedding bool
+	// SetResilience switches the deployed profile (the end-to-end test
+	// changes carrental:resilience and runs `pulumi up`). With it, breaker
+	// runs the siege under the write-up's profile (503s expected), then
+	// again under the serving one (none), which it leaves in force.
+	SetResilience func(ctx context.Context, profile string) error
 	// Autoscale: users of the quote load, how long to wait for a scale-up,
 	// and how long for the way back (the HPA's scale-down window + a
 	// minute; 5 minutes by default in Kubernetes).
@@ -84,8 +89,14 @@ func Run(ctx context.Context, e *Env, names []string, o Options) ([]Result, erro
 			r = e.ConfigMap(ctx, o.Region, o.SetRegion)
 		case "autoscale":
 			r = e.Autoscale(ctx, o.AutoscaleUsers, o.AutoscaleFor, o.Settle)
+		case "networkpolicy":
+			r = e.NetworkPolicy(ctx)
 		case "breaker":
-			r = e.Breaker(ctx, o.BreakerUsers, o.BreakerFor, o.ExpectShedding)
+			if o.SetResilience == nil {
+				r = e.Breaker(ctx, o.BreakerUsers, o.BreakerFor, o.ExpectShedding)
+				break
+			}
+			r = e.breakerBothProfiles(ctx, o)
 		case "retry":
 			r = e.Retry(ctx, o.RetryReservations)
 		case "rollout":
@@ -101,6 +112,28 @@ func Run(ctx context.Context, e *Env, names []string, o Options) ([]Result, erro
 		}
 	}
 	return out, nil
+}
+
+// breakerBothProfiles runs the siege under the write-up's demo pool and
+// again under the serving profile.
+func (e *Env) breakerBothProfiles(ctx context.Context, o Options) Result {
+	var runs []Result
+	for _, p := range []struct {
+		profile string
+		shed    bool
+	}{{contract.ResilienceWriteUp, true}, {contract.ResilienceServing, false}} {
+		fmt.Fprintf(e.Out, "\n-- resilience profile %s\n", p.profile)
+		if err := o.SetResilience(ctx, p.profile); err != nil {
+			return Result{Name: "breaker", Summary: fmt.Sprintf("switch to %s: %v", p.profile, err)}
+		}
+		r := e.Breaker(ctx, o.BreakerUsers, o.BreakerFor, p.shed)
+		runs = append(runs, r)
+		if !r.Passed {
+			return r
+		}
+	}
+	return Result{Name: "breaker", Passed: true, Lines: append(runs[0].Lines, runs[1].Lines...),
+		Summary: "write-up's pool: " + runs[0].Summary + "; serving: " + runs[1].Summary}
 }
 
 // patchRegion sets the region key of the rental-region ConfigMap.

@@ -44,11 +44,16 @@ func run(ctx context.Context, args []string) error {
 	skipAwait := fs.Bool("skip-await", false, "do not wait for workloads (a cluster with no kubelet)")
 	imageTag := fs.String("image-tag", "", "tag of the carrental.local/<service> images loaded into the cluster (scripts/build-images prints it); without it only the platform is deployed")
 	pullPolicy := fs.String("image-pull-policy", "", "Always (a registry serves the images) or IfNotPresent (images loaded into kind or minikube)")
+	node := fs.Bool("node", false, "deploy into the node of scripts/cluster (its kubeconfig, PostgreSQL and loaded images; charts from their modules; "+
+		"mesh mode policies, NATS as a StatefulSet); needs -image-tag")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if fs.NArg() != 1 {
 		return fmt.Errorf("usage: local-stack [flags] up|preview|destroy")
+	}
+	if *node {
+		return runOnNode(ctx, *state, *imageTag, fs.Arg(0))
 	}
 	kubeconfig := os.Getenv("KUBECONFIG")
 	if kubeconfig == "" {
@@ -77,13 +82,39 @@ func run(ctx context.Context, args []string) error {
 	if *pullPolicy != "" {
 		config["carrental:imagePullPolicy"] = *pullPolicy
 	}
+	return apply(ctx, filepath.Join(cache, "tools"), *state, kubeconfig, config, fs.Arg(0))
+}
+
+// runOnNode deploys into the node scripts/cluster runs.
+func runOnNode(ctx context.Context, state, imageTag, command string) error {
+	if imageTag == "" && command != "destroy" {
+		return fmt.Errorf("-node needs -image-tag: the tag scripts/build-images printed for the images loaded with scripts/cluster load")
+	}
+	n, err := testbed.NewNode(testbed.DefaultNodeDir())
+	if err != nil {
+		return err
+	}
+	if _, _, up := n.Status(ctx); !up {
+		return fmt.Errorf("the node is not up: scripts/cluster up")
+	}
+	config, err := n.NodeStackConfig(imageTag)
+	if err != nil {
+		return err
+	}
+	if imageTag == "" {
+		delete(config, "carrental:imageTag")
+	}
+	return apply(ctx, filepath.Join(filepath.Dir(state), "tools"), state, n.Kubeconfig(), config, command)
+}
+
+func apply(ctx context.Context, tools, state, kubeconfig string, config map[string]string, command string) error {
 	s, err := testbed.OpenLocalStack(ctx, testbed.LocalStackOptions{
-		ToolsRoot: filepath.Join(cache, "tools"), StateDir: *state, Kubeconfig: kubeconfig, Config: config,
+		ToolsRoot: tools, StateDir: state, Kubeconfig: kubeconfig, Config: config,
 	})
 	if err != nil {
 		return err
 	}
-	switch fs.Arg(0) {
+	switch command {
 	case "up":
 		_, err = s.Stack.Up(ctx, optup.ProgressStreams(os.Stdout))
 	case "preview":
@@ -91,7 +122,7 @@ func run(ctx context.Context, args []string) error {
 	case "destroy":
 		_, err = s.Stack.Destroy(ctx, optdestroy.ProgressStreams(os.Stdout))
 	default:
-		return fmt.Errorf("unknown command %q: want up, preview or destroy", fs.Arg(0))
+		return fmt.Errorf("unknown command %q: want up, preview or destroy", command)
 	}
 	return err
 }

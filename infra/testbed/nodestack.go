@@ -1,0 +1,77 @@
+package testbed
+
+import (
+	"encoding/json"
+	"fmt"
+	"os/exec"
+	"path/filepath"
+)
+
+// Charts for offline runs, pinned: Istio's live in the istio.io/istio
+// module (it has no tagged module versions, so a pseudo-version), and
+// metrics-server's in its module, at the version whose image the stack
+// runs (addons.MetricsServerVersion; scripts/tools/metrics-server builds
+// the same version's image for the local cluster).
+const (
+	IstioModule         = "istio.io/istio@v0.0.0-20260827124520-eed52ebb66ad"
+	MetricsServerModule = "sigs.k8s.io/metrics-server@v0.8.0"
+)
+
+// ModuleDir downloads a module (or finds it in the module cache) and
+// returns its directory.
+func ModuleDir(mod string) (string, error) {
+	out, err := exec.Command("go", "mod", "download", "-json", mod).Output()
+	if err != nil {
+		return "", fmt.Errorf("go mod download %s: %w", mod, err)
+	}
+	var info struct{ Dir, Error string }
+	if err := json.Unmarshal(out, &info); err != nil || info.Dir == "" {
+		return "", fmt.Errorf("go mod download %s: %s %s", mod, info.Error, out)
+	}
+	return info.Dir, nil
+}
+
+// OfflineCharts are the chart paths of the stack's Helm add-ons, from
+// their modules.
+func OfflineCharts() (istio, metricsServer string, err error) {
+	dir, err := ModuleDir(IstioModule)
+	if err != nil {
+		return "", "", err
+	}
+	ms, err := ModuleDir(MetricsServerModule)
+	if err != nil {
+		return "", "", err
+	}
+	return filepath.Join(dir, "manifests", "charts"), filepath.Join(ms, "charts", "metrics-server"), nil
+}
+
+// ContainerdSocket is the node's containerd, for ctr.
+func (n *Node) ContainerdSocket() string { return n.socket() }
+
+// NodeStackConfig is the local stack's configuration for this node: the
+// images loaded into it (imageTag), the charts from their modules, Istio's
+// CRDs and our policies without sidecars (no Envoy can be built here), our
+// NATS StatefulSet on pod-local storage (no volume provisioner), the
+// node's PostgreSQL so replicas share their data, and a short HPA
+// scale-down window so a test sees the way back down.
+func (n *Node) NodeStackConfig(imageTag string) (map[string]string, error) {
+	istio, metrics, err := OfflineCharts()
+	if err != nil {
+		return nil, err
+	}
+	db := n.DatabaseURL()
+	return map[string]string{
+		"carrental:target":                                  "local",
+		"carrental:kubeconfig":                              n.Kubeconfig(),
+		"carrental:imageTag":                                imageTag,
+		"carrental:imagePullPolicy":                         "IfNotPresent",
+		"carrental:meshMode":                                "policies",
+		"carrental:istioCharts.path":                        istio,
+		"carrental:metricsServerChart.path":                 metrics,
+		"carrental:natsMode":                                "statefulset",
+		"carrental:natsReplicas":                            "1",
+		"carrental:natsStorage":                             "emptyDir",
+		"carrental:databaseUrl":                             db,
+		"carrental:autoscaling.management.scaleDownSeconds": "15",
+	}, nil
+}
