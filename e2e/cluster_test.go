@@ -14,11 +14,14 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/auto/optdestroy"
 	"github.com/pulumi/pulumi/sdk/v3/go/auto/optup"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 
@@ -99,7 +102,12 @@ func TestWriteUpExperimentsOnARealCluster(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// One update at a time: the rollout's up may still be finishing when
+	// the next experiment changes the stack again.
+	var upMu sync.Mutex
 	up := func(ctx context.Context, what string) error {
+		upMu.Lock()
+		defer upMu.Unlock()
 		var log bytes.Buffer
 		if _, err := stack.Stack.Up(ctx, optup.ProgressStreams(&log)); err != nil {
 			return fmt.Errorf("%s: pulumi up: %w\n%s", what, err, tail(log.String(), 8000))
@@ -108,6 +116,7 @@ func TestWriteUpExperimentsOnARealCluster(t *testing.T) {
 	}
 	// skipAwait is off: up returns once every Deployment is Available.
 	if err := up(ctx, "deploy"); err != nil {
+		t.Log(podReport(ctx, node))
 		t.Fatal(err)
 	}
 	ph.done("pulumi up (all Available)")
@@ -186,6 +195,40 @@ func TestWriteUpExperimentsOnARealCluster(t *testing.T) {
 		t.Errorf("pulumi destroy: %v\n%s", err, tail(log.String(), 4000))
 	}
 	ph.done("pulumi destroy")
+}
+
+// podReport is every pod's state and, for those not ready, the end of
+// their logs: what a failed deploy needs to be understood.
+func podReport(ctx context.Context, node *testbed.Node) string {
+	rest, err := clientcmd.BuildConfigFromFlags("", node.Kubeconfig())
+	if err != nil {
+		return err.Error()
+	}
+	kube, err := kubernetes.NewForConfig(rest)
+	if err != nil {
+		return err.Error()
+	}
+	pods, err := kube.CoreV1().Pods("").List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return err.Error()
+	}
+	var b strings.Builder
+	for _, p := range pods.Items {
+		fmt.Fprintf(&b, "%s/%s %s\n", p.Namespace, p.Name, p.Status.Phase)
+		for _, c := range p.Status.ContainerStatuses {
+			if c.Ready {
+				continue
+			}
+			fmt.Fprintf(&b, "  %s not ready, restarts %d, state %+v\n", c.Name, c.RestartCount, c.State)
+			tailLines := int64(20)
+			logs, err := kube.CoreV1().Pods(p.Namespace).GetLogs(p.Name, &corev1.PodLogOptions{Container: c.Name, Previous: c.RestartCount > 0, TailLines: &tailLines}).DoRaw(ctx)
+			if err != nil {
+				logs = []byte(err.Error())
+			}
+			fmt.Fprintf(&b, "  logs:\n%s\n", logs)
+		}
+	}
+	return b.String()
 }
 
 // buildImages runs scripts/build-images for the services and the add-ons

@@ -9,6 +9,7 @@ package main
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -22,6 +23,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/carrental/carrental/svc/contract"
 	"github.com/carrental/carrental/svc/tools/loadgen"
@@ -44,7 +47,7 @@ type config struct {
 func run(ctx context.Context, args []string, out io.Writer) error {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	quick := fs.Bool("quick", false, "shorter runs (smoke)")
-	only := fs.String("only", "", "comma-separated subset of: a,b,c,d,e,siege")
+	only := fs.String("only", "", "comma-separated subset of: a,b,c,d,e,burst,siege")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -70,7 +73,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		fn   func() error
 	}{
 		{"a", b.throughput}, {"b", b.reservationLatency}, {"c", b.hungPayment},
-		{"d", b.flakyPayment}, {"e", b.twoHundredClients}, {"siege", b.siegeCircuitBreaker},
+		{"d", b.flakyPayment}, {"e", b.twoHundredClients}, {"burst", b.burstRecovery}, {"siege", b.siegeCircuitBreaker},
 	}
 	for _, s := range steps {
 		if *only != "" && !strings.Contains(","+*only+",", ","+s.name+",") {
@@ -199,9 +202,10 @@ func (b *bench) registerCars(s *system, n int) error {
 	return nil
 }
 
-// noPool lifts the DestinationRule's connection pool on management, as the
-// write-up did (kubectl delete dr --all) before its throughput runs.
-const noPool = "RESILIENCE_MANAGEMENT_MAX_CONCURRENT=0"
+// writeUpPool is the write-up's demo DestinationRule on management (1
+// connection + 1 pending request), mirrored in the services; the default
+// (serving) profile has no fixed pool.
+const writeUpPool = contract.EnvResilienceProfile + "=" + contract.ResilienceWriteUp
 
 func (b *bench) throughput() error {
 	hello, err := helloServer()
@@ -209,12 +213,13 @@ func (b *bench) throughput() error {
 		return err
 	}
 	defer hello.Close()
-	s, err := b.start(noPool)
+	s, err := b.start()
 	if err != nil {
 		return err
 	}
 	defer s.stop()
-	if err := b.registerCars(s, 100); err != nil {
+	const cars = 1500
+	if err := b.registerCars(s, cars); err != nil {
 		return err
 	}
 	runs := []struct{ name, url string }{
@@ -222,33 +227,130 @@ func (b *bench) throughput() error {
 		{"management direct", s.urls[contract.Management] + contract.PathCarManagements},
 		{"through the gateway", s.urls[contract.Gateway] + contract.PathCarManagements},
 	}
+	rates := map[string]float64{}
 	for _, r := range runs {
 		sum, err := b.load("(a) GET "+r.name, loadgen.Options{Concurrency: 20, Duration: b.cfg.duration, Method: "GET", URL: r.url})
 		if err != nil {
 			return err
 		}
-		b.note("(a) GET /carManagements (100 cars) %-22s %8.0f req/s  p50 %s  p99 %s  %v", r.name, sum.Rate, ms(sum.P50), ms(sum.P99), sum.StatusCodes)
+		rates[r.name] = sum.Rate
+		b.note("(a) GET /carManagements (%d cars, first page) %-22s %8.0f req/s  p50 %s  p99 %s  %v", cars, r.name, sum.Rate, ms(sum.P50), ms(sum.P99), sum.StatusCodes)
+	}
+	if bare := rates["bare net/http hello"]; bare > 0 {
+		b.note("(a) ratio to the bare handler: management direct %.2fx, through the gateway %.2fx",
+			rates["management direct"]/bare, rates["through the gateway"]/bare)
 	}
 	return nil
 }
 
+// reservationLatency books distinct reservations through the gateway with
+// 20 clients, on the default embedded SQLite and on PostgreSQL (the
+// machine's, database test, in schemas of this run's own).
 func (b *bench) reservationLatency() error {
-	s, err := b.start(noPool)
-	if err != nil {
-		return err
+	engines := []struct{ name, env string }{{"SQLite", ""}}
+	if dsn := postgresDSN(); dsn != "" {
+		engines = append(engines, struct{ name, env string }{"PostgreSQL", "DATABASE_URL=" + dsn})
+	} else {
+		b.note("(b) PostgreSQL: skipped, none reachable at %s (scripts/ensure-postgres starts it)", defaultPostgres)
 	}
-	defer s.stop()
-	const n = 1000
-	if err := b.registerCars(s, n); err != nil {
-		return err
+	for _, engine := range engines {
+		prefix := fmt.Sprintf("bench%d_", time.Now().UnixNano()%1e9)
+		if engine.name == "PostgreSQL" {
+			defer dropSchemas(postgresDSN(), prefix)
+		}
+		s, err := b.start(engine.env, "DATABASE_SCHEMA_PREFIX="+prefix)
+		if err != nil {
+			return err
+		}
+		const n = 2000
+		if err := b.registerCars(s, n); err != nil {
+			s.stop()
+			return err
+		}
+		sum, err := b.load("(b) POST /carReservations on "+engine.name, loadgen.Options{Concurrency: 20, Reps: n / 20, Method: "POST",
+			URL: s.urls[contract.Gateway] + contract.PathCarReservations, Body: []byte(reservationBody)})
+		s.stop()
+		if err != nil {
+			return err
+		}
+		b.note("(b) POST /carReservations on %-10s 20 clients, %d distinct: p50 %s  p99 %s  %.0f req/s  %v", engine.name+",", n, ms(sum.P50), ms(sum.P99), sum.Rate, sum.StatusCodes)
 	}
-	sum, err := b.load("(b) POST /carReservations", loadgen.Options{Concurrency: 20, Reps: n / 20, Method: "POST",
-		URL: s.urls[contract.Gateway] + contract.PathCarReservations, Body: []byte(reservationBody)})
-	if err != nil {
-		return err
-	}
-	b.note("(b) POST /carReservations, 20 clients, %d distinct reservations: p50 %s  p99 %s  %.0f req/s  %v", n, ms(sum.P50), ms(sum.P99), sum.Rate, sum.StatusCodes)
 	return nil
+}
+
+// burstRecovery sends 20 concurrent reservations for 20 cars, then one
+// more, and times how soon after the burst that one succeeds: under the
+// write-up's pool most of the burst is shed, and the next request must
+// not find the API down.
+func (b *bench) burstRecovery() error {
+	for _, variant := range []struct{ name, env string }{{"serving", ""}, {"write-up's pool", writeUpPool}} {
+		s, err := b.start(variant.env)
+		if err != nil {
+			return err
+		}
+		if err := b.registerCars(s, 21); err != nil {
+			s.stop()
+			return err
+		}
+		sum, err := loadgen.Run(b.ctx, loadgen.Options{Concurrency: 20, Reps: 1, Timeout: 30 * time.Second, Method: "POST",
+			URL: s.urls[contract.Gateway] + contract.PathCarReservations, Body: []byte(reservationBody), ContentType: "application/json"}, io.Discard)
+		if err != nil {
+			s.stop()
+			return err
+		}
+		end := time.Now()
+		body := strings.NewReplacer("{{n}}", "20").Replace(reservationBody)
+		var recovered time.Duration
+		for time.Since(end) < time.Minute {
+			resp, err := http.Post(s.urls[contract.Gateway]+contract.PathCarReservations, "application/json", strings.NewReader(body))
+			if err == nil {
+				resp.Body.Close()
+				if resp.StatusCode/100 == 2 {
+					recovered = time.Since(end)
+					break
+				}
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		s.stop()
+		if recovered == 0 {
+			b.note("(burst) %-16s burst %v; no success within a minute after it", variant.name+":", sum.StatusCodes)
+			continue
+		}
+		b.note("(burst) %-16s 20 concurrent reservations answered %v; the next one succeeded %s after the burst", variant.name+":", sum.StatusCodes, ms(recovered))
+	}
+	return nil
+}
+
+// dropSchemas removes the services' schemas a PostgreSQL run made.
+func dropSchemas(dsn, prefix string) {
+	db, err := sql.Open("pgx", dsn)
+	if err != nil {
+		return
+	}
+	defer db.Close()
+	for _, svc := range contract.Services() {
+		_, _ = db.Exec(`DROP SCHEMA IF EXISTS "` + prefix + string(svc) + `" CASCADE`)
+	}
+}
+
+const defaultPostgres = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
+
+// postgresDSN is CARRENTAL_TEST_POSTGRES or the machine's PostgreSQL, if
+// it answers.
+func postgresDSN() string {
+	dsn := os.Getenv("CARRENTAL_TEST_POSTGRES")
+	if dsn == "" {
+		dsn = defaultPostgres
+	}
+	c, err := net.DialTimeout("tcp", "127.0.0.1:5432", time.Second)
+	if err != nil && os.Getenv("CARRENTAL_TEST_POSTGRES") == "" {
+		return ""
+	}
+	if c != nil {
+		c.Close()
+	}
+	return dsn
 }
 
 func (b *bench) setFault(s *system, svc contract.Service, body string) error {
@@ -272,7 +374,7 @@ func (b *bench) hungPayment() error {
 	} {
 		// Straight at reservation: the gateway's own breaker would
 		// otherwise hide what reservation's breaker on payment does.
-		s, err := b.start(noPool, variant.env)
+		s, err := b.start(variant.env)
 		if err != nil {
 			return err
 		}
@@ -308,7 +410,7 @@ func (b *bench) flakyPayment() error {
 	} {
 		// The breaker would open on a run of failures; keep it out of this
 		// comparison so it measures retries alone.
-		s, err := b.start(noPool, variant.env, "RESILIENCE_PAYMENT_BREAKER_FAILURES=1000000")
+		s, err := b.start(variant.env, "RESILIENCE_PAYMENT_BREAKER_FAILURES=1000000")
 		if err != nil {
 			return err
 		}
@@ -333,7 +435,7 @@ func (b *bench) flakyPayment() error {
 }
 
 func (b *bench) twoHundredClients() error {
-	s, err := b.start(noPool)
+	s, err := b.start()
 	if err != nil {
 		return err
 	}
@@ -352,11 +454,12 @@ func (b *bench) twoHundredClients() error {
 }
 
 // siegeCircuitBreaker reproduces the write-up's first run: siege -c20 -t30S
-// POSTing one car, with the DestinationRule's pool mirrored in the gateway.
+// POSTing one car, with the DestinationRule's pool mirrored in the gateway
+// (the write-up's profile), and with the default.
 func (b *bench) siegeCircuitBreaker() error {
 	for _, variant := range []struct{ name, env string }{
-		{"pool of 1+1 (DestinationRule applied)", ""},
-		{"no pool (DestinationRule deleted)", noPool},
+		{"pool of 1+1 (the write-up's DestinationRule)", writeUpPool},
+		{"serving default (no fixed pool)", ""},
 	} {
 		s, err := b.start(variant.env)
 		if err != nil {

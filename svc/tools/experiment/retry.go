@@ -21,12 +21,12 @@ import (
 // 500, and no reservation is charged twice.
 func (e *Env) Retry(ctx context.Context, n int) Result {
 	r := e.start("retry", fmt.Sprintf("the write-up's repeated reservation, then %d reservations with payment failing 30%%", n))
-	car := "car01-retry-" + e.RunID
+	car, suffix := "car01-retry-"+e.RunID, "-retry-"+e.RunID
 	if _, err := e.expect(ctx, 201, "POST", "/carManagements", carBody(car)); err != nil {
 		return r.fail(e, "%v", err)
 	}
 	sum, err := e.siege(ctx, loadgen.Options{Concurrency: 5, Duration: 10 * time.Second, Method: "POST", URL: "/carReservations",
-		Body: []byte(reservationBody("res20200801Seq0001-"+e.RunID, car, "cus01", "pay20200801Seq0001-"+e.RunID))})
+		Body: []byte(reservationBody("res20200801Seq0001"+suffix, car, "cus01", "pay20200801Seq0001"+suffix))})
 	if err != nil {
 		return r.fail(e, "%v", err)
 	}

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
 	"github.com/carrental/carrental/svc/contract"
 )
 
@@ -14,6 +16,18 @@ import (
 // the service's drain and maxUnavailable 0 should make it zero.
 func (e *Env) Rollout(ctx context.Context, s contract.Service, how string, update func(ctx context.Context) error) Result {
 	r := e.start("rollout", fmt.Sprintf("rolling update of %s (%s) under load", s, how))
+	// Start from a settled Deployment: every wanted pod running. (With
+	// maxUnavailable 0 a rollout needs room for one more pod; a cluster
+	// that cannot schedule the replicas it has cannot roll them either.)
+	if err := eventually(ctx, 5*time.Minute, 5*time.Second, func() error {
+		want, readyN, _, err := e.deploymentReplicas(ctx, s)
+		if err != nil || readyN < want {
+			return fmt.Errorf("%s: %d of %d ready (%v)", s, readyN, want, err)
+		}
+		return nil
+	}); err != nil {
+		return r.fail(e, "not settled before the rollout: %v", err)
+	}
 	car := "roll-" + e.RunID
 	if _, err := e.call(ctx, "POST", "/carManagements", carBody(car)); err != nil {
 		return r.fail(e, "register a car to read: %v", err)
@@ -22,6 +36,11 @@ func (e *Env) Rollout(ctx context.Context, s contract.Service, how string, updat
 	if err != nil {
 		return r.fail(e, "%v", err)
 	}
+	d, err := e.Kube.AppsV1().Deployments(e.Namespace).Get(ctx, string(s), metav1.GetOptions{})
+	if err != nil {
+		return r.fail(e, "%v", err)
+	}
+	generation := d.Generation
 	load := e.startLoad(ctx, 4, "GET", "/carManagements/"+car, "")
 	time.Sleep(2 * time.Second)
 	start := time.Now()
@@ -29,8 +48,19 @@ func (e *Env) Rollout(ctx context.Context, s contract.Service, how string, updat
 		load.stop()
 		return r.fail(e, "update: %v", err)
 	}
-	r.logf(e, "t=0s     update applied (%s)", how)
-	err = e.rolledOut(ctx, s, 5*time.Minute)
+	r.logf(e, "t=0s     update started (%s)", how)
+	// The update may reach the Deployment later (pulumi up plans first).
+	err = eventually(ctx, 5*time.Minute, 500*time.Millisecond, func() error {
+		d, err := e.Kube.AppsV1().Deployments(e.Namespace).Get(ctx, string(s), metav1.GetOptions{})
+		if err == nil && d.Generation == generation {
+			err = fmt.Errorf("%s still at generation %d", s, generation)
+		}
+		return err
+	})
+	if err == nil {
+		r.logf(e, "t=%-5s  the Deployment has a new pod template", time.Since(start).Round(time.Second))
+		err = e.rolledOut(ctx, s, 5*time.Minute)
+	}
 	took := time.Since(start)
 	time.Sleep(2 * time.Second)
 	sum := load.stop()

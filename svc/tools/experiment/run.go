@@ -117,6 +117,16 @@ func Run(ctx context.Context, e *Env, names []string, o Options) ([]Result, erro
 // breakerBothProfiles runs the siege under the write-up's demo pool and
 // again under the serving profile.
 func (e *Env) breakerBothProfiles(ctx context.Context, o Options) Result {
+	// Whatever happens, leave the serving profile in force.
+	current := ""
+	defer func() {
+		if current == contract.ResilienceServing {
+			return
+		}
+		if err := o.SetResilience(context.WithoutCancel(ctx), contract.ResilienceServing); err != nil {
+			fmt.Fprintf(e.Out, "breaker: could not restore the %s profile: %v\n", contract.ResilienceServing, err)
+		}
+	}()
 	var runs []Result
 	for _, p := range []struct {
 		profile string
@@ -126,6 +136,7 @@ func (e *Env) breakerBothProfiles(ctx context.Context, o Options) Result {
 		if err := o.SetResilience(ctx, p.profile); err != nil {
 			return Result{Name: "breaker", Summary: fmt.Sprintf("switch to %s: %v", p.profile, err)}
 		}
+		current = p.profile
 		r := e.Breaker(ctx, o.BreakerUsers, o.BreakerFor, p.shed)
 		runs = append(runs, r)
 		if !r.Passed {
