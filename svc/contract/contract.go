@@ -138,6 +138,10 @@ const (
 	// excess waits briefly, then is shed with 503 and Retry-After (default:
 	// 128 per CPU the process may use).
 	EnvMaxInFlight = "MAX_IN_FLIGHT"
+	// EnvSQLiteSync is normal (default: a process crash loses nothing
+	// acknowledged, a power loss may lose the last commits) or full (an
+	// fsync per commit: not even a power loss does).
+	EnvSQLiteSync = "SQLITE_SYNCHRONOUS"
 )
 
 // DefaultShutdownDrain is SHUTDOWN_DRAIN's default.

@@ -110,11 +110,15 @@ func (s *service) charge(ctx context.Context, r ReserveRequest) (Reservation, bo
 	if err != nil {
 		return Reservation{}, false, err
 	}
-	if confirmed {
-		s.notify()
+	if !confirmed {
+		// A concurrent request for this resrvNo confirmed it first.
+		res, err := s.repo.Get(ctx, r.ResrvNo)
+		return res, false, err
 	}
-	res, err := s.repo.Get(ctx, r.ResrvNo)
-	return res, confirmed && err == nil, err
+	s.notify()
+	// What was just committed; no need to read it back.
+	return Reservation{ResrvNo: r.ResrvNo, CarNo: r.CarNo, CustNo: r.CustNo, PaymtNo: r.PaymtNo, ProcStatus: Reserved,
+		RentalAmt: r.RentalAmt, ResrvDt: r.ResrvDt, RentalDt: r.RentalDt, ReturnDt: r.ReturnDt, UpdatedAt: now}, true, nil
 }
 
 // undo handles a failed charge. A refusal (4xx) frees the car. When payment

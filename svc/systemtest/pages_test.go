@@ -7,6 +7,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/carrental/carrental/svc/platform/value"
 )
 
 var nextLink = regexp.MustCompile(`^<([^>]+)>; rel="next"$`)
@@ -50,8 +52,8 @@ func TestListsArePaginatedThroughTheGateway(t *testing.T) {
 	}
 
 	first, next := get("/carManagements")
-	if len(first) != 100 || next == "" {
-		t.Fatalf("unpaginated call: %d items, next %q; want the first 100 and a link", len(first), next)
+	if len(first) != value.DefaultPageLimit || next == "" {
+		t.Fatalf("unpaginated call: %d items, next %q; want the first %d and a link", len(first), next, value.DefaultPageLimit)
 	}
 	seen := map[string]int{}
 	for path := "/carManagements?limit=40"; path != ""; {
@@ -74,14 +76,14 @@ func TestListsArePaginatedThroughTheGateway(t *testing.T) {
 	}
 	// The other lists page the same way; the view too.
 	eventually(t, "the view has every car", func() error {
-		items, next := get("/carInformations?limit=1000")
+		items, next := get("/carInformations?limit=500")
 		if len(items) != cars || next != "" {
 			return fmt.Errorf("%d rows, next %q", len(items), next)
 		}
 		return nil
 	})
 	for _, bad := range []string{"/carManagements?limit=0", "/carManagements?limit=5000", "/carManagements?limit=ten",
-		"/payments?after=not-a-cursor!", "/carRentals?limit=-1", "/carInformations?limit=1001"} {
+		"/payments?after=not-a-cursor!", "/carRentals?limit=-1", "/carInformations?limit=501"} {
 		r := gw.call("GET", bad, "")
 		if r.Status != 400 || field(r.Map(t), "code") != "invalid" {
 			t.Errorf("GET %s: %d %s, want 400 invalid", bad, r.Status, r.Body)

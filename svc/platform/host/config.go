@@ -12,6 +12,7 @@ import (
 	"github.com/carrental/carrental/svc/contract"
 	"github.com/carrental/carrental/svc/platform/overload"
 	"github.com/carrental/carrental/svc/platform/resilience"
+	"github.com/carrental/carrental/svc/platform/sqldb"
 )
 
 // Config is one service's runtime configuration, read from the environment
@@ -22,6 +23,7 @@ type Config struct {
 	DataDir     string        // DATA_DIR, default "./data"
 	DatabaseURL string        // DATABASE_URL, default "" (embedded SQLite)
 	SchemaPref  string        // DATABASE_SCHEMA_PREFIX, default ""
+	SQLiteSync  string        // SQLITE_SYNCHRONOUS, default normal
 	NATSURL     string        // NATS_URL, default "" (embedded nats-server)
 	HealthyFile string        // HEALTHY_FILE, default /tmp/healthy
 	LogLevel    slog.Level    // LOG_LEVEL, default info
@@ -68,6 +70,7 @@ func LoadConfig(service contract.Service, getenv func(string) string) (Config, e
 		DataDir:     get(contract.EnvDataDir, "./data"),
 		DatabaseURL: get(contract.EnvDatabaseURL, ""),
 		SchemaPref:  get(contract.EnvSchemaPrefix, ""),
+		SQLiteSync:  get(contract.EnvSQLiteSync, string(sqldb.SyncNormal)),
 		NATSURL:     get(contract.EnvNATSURL, ""),
 		HealthyFile: get(contract.EnvHealthyFile, contract.HealthyFile),
 		upstreams:   map[contract.Service]string{},
@@ -81,6 +84,9 @@ func LoadConfig(service contract.Service, getenv func(string) string) (Config, e
 		return Config{}, fmt.Errorf("%s=%q: want a positive duration like 10s", EnvShutdownDrain, getenv(EnvShutdownDrain))
 	}
 	cfg.Drain = drain
+	if s := sqldb.Sync(cfg.SQLiteSync); s != sqldb.SyncNormal && s != sqldb.SyncFull {
+		return Config{}, fmt.Errorf("%s=%q: want %s or %s", contract.EnvSQLiteSync, cfg.SQLiteSync, sqldb.SyncNormal, sqldb.SyncFull)
+	}
 	if cfg.MaxInFlight, err = strconv.Atoi(get(contract.EnvMaxInFlight, strconv.Itoa(overload.DefaultSlots()))); err != nil || cfg.MaxInFlight < 1 {
 		return Config{}, fmt.Errorf("%s=%q: want a whole number of requests, at least 1", contract.EnvMaxInFlight, getenv(contract.EnvMaxInFlight))
 	}

@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -185,7 +186,7 @@ func (p *process) openDatabase(ctx context.Context) error {
 		return nil
 	}
 	db, err := sqldb.Open(ctx, sqldb.Config{Name: string(p.spec.Service), DataDir: p.cfg.DataDir,
-		DatabaseURL: p.cfg.DatabaseURL, Schema: p.cfg.SchemaPref + string(p.spec.Service)})
+		DatabaseURL: p.cfg.DatabaseURL, Schema: p.cfg.SchemaPref + string(p.spec.Service), Sync: sqldb.Sync(p.cfg.SQLiteSync)})
 	if err != nil {
 		return err
 	}
@@ -281,8 +282,15 @@ func (p *process) startAdmin(context.Context) error {
 			return fmt.Errorf("admin listener %s: %w", p.cfg.AdminAddr, err)
 		}
 	}
+	// The admin listener also profiles the process in place (go tool pprof
+	// http://<admin>/debug/pprof/profile): it is on loopback or the pod's.
+	admin := http.NewServeMux()
+	admin.Handle("/", fault.AdminHandler(&p.faults, p.cfg.HealthyFile, fault.Crash))
+	admin.HandleFunc("/debug/pprof/", pprof.Index)
+	admin.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	admin.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	p.goBackground(func(ctx context.Context) {
-		if err := httpx.Serve(ctx, ln, fault.AdminHandler(&p.faults, p.cfg.HealthyFile, fault.Crash), time.Second); err != nil {
+		if err := httpx.Serve(ctx, ln, admin, time.Second); err != nil {
 			p.log.Warn("admin listener stopped", "err", err)
 		}
 	})

@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/carrental/carrental/svc/platform/event"
@@ -128,17 +129,42 @@ func (r *Relay) publishBatch(ctx context.Context) (int, error) {
 	if err := rows.Err(); err != nil {
 		return 0, fmt.Errorf("outbox: read: %w", err)
 	}
-	for i, p := range batch {
+	published := 0
+	var pubErr error
+	for _, p := range batch {
 		// One at a time and in order: a consumer sees a service's events in
 		// the order the service committed them.
-		if err := r.pub.Publish(ctx, p.subject, p.id, []byte(p.body)); err != nil {
-			return i, fmt.Errorf("outbox: publish %s: %w", p.id, err)
+		if pubErr = r.pub.Publish(ctx, p.subject, p.id, []byte(p.body)); pubErr != nil {
+			pubErr = fmt.Errorf("outbox: publish %s: %w", p.id, pubErr)
+			break
 		}
-		if _, err := r.db.ExecContext(ctx, `DELETE FROM outbox WHERE seq = $1`, p.seq); err != nil {
-			return i, fmt.Errorf("outbox: delete %s: %w", p.id, err)
-		}
+		published++
 	}
-	return len(batch), nil
+	// One delete for what went out, by exact seq: a row that commits late
+	// with a lower seq (PostgreSQL's sequences) is never swept away unsent.
+	if err := r.forget(ctx, batch[:published]); err != nil {
+		return 0, err
+	}
+	return published, pubErr
+}
+
+// forget deletes relayed events. Deleting fewer than were relayed is
+// harmless: the next flush publishes them again under the same IDs, which
+// JetStream's duplicate window and the consumers' inbox absorb.
+func (r *Relay) forget(ctx context.Context, done []pending) error {
+	if len(done) == 0 {
+		return nil
+	}
+	marks := make([]string, len(done))
+	args := make([]any, len(done))
+	for i, p := range done {
+		marks[i] = fmt.Sprintf("$%d", i+1)
+		args[i] = p.seq
+	}
+	if _, err := r.db.ExecContext(ctx, `DELETE FROM outbox WHERE seq IN (`+strings.Join(marks, ", ")+`)`, args...); err != nil {
+		return fmt.Errorf("outbox: delete %d relayed events: %w", len(done), err)
+	}
+	return nil
 }
 
 // Pending counts the events not yet relayed.

@@ -31,13 +31,54 @@ const (
 	Postgres Dialect = "postgres"
 )
 
-// DB is a service's database handle.
+// DB is a service's database handle. Writes (Exec, Tx) go to *sql.DB;
+// reads outside a transaction (QueryContext, QueryRowContext) go to the
+// read pool when there is one (SQLite: many readers beside its one writer).
 type DB struct {
 	*sql.DB
+	read    *sql.DB
 	Dialect Dialect
 	// Where names the file or schema, for logs.
 	Where string
 }
+
+// QueryContext reads from the read pool, if any.
+func (db *DB) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	if db.read != nil {
+		return db.read.QueryContext(ctx, query, args...)
+	}
+	return db.DB.QueryContext(ctx, query, args...)
+}
+
+// QueryRowContext reads one row from the read pool, if any.
+func (db *DB) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	if db.read != nil {
+		return db.read.QueryRowContext(ctx, query, args...)
+	}
+	return db.DB.QueryRowContext(ctx, query, args...)
+}
+
+// Close closes the writer and the read pool.
+func (db *DB) Close() error {
+	if db.read != nil {
+		db.read.Close()
+	}
+	return db.DB.Close()
+}
+
+// Sync is how SQLite makes a commit durable.
+type Sync string
+
+const (
+	// SyncNormal (the default): a committed transaction is in the WAL file
+	// before the commit returns, so a crash of the process (kill -9) loses
+	// nothing acknowledged; the WAL is fsynced at checkpoints, so a power
+	// loss or kernel crash may lose the transactions since the last one.
+	SyncNormal Sync = "normal"
+	// SyncFull fsyncs the WAL at every commit: nothing acknowledged is lost
+	// even to a power loss, at one fsync per write transaction.
+	SyncFull Sync = "full"
+)
 
 // Config says where a service's data lives.
 type Config struct {
@@ -45,7 +86,12 @@ type Config struct {
 	DataDir     string // SQLite: <DataDir>/<Name>.db
 	DatabaseURL string // PostgreSQL DSN; empty selects SQLite
 	Schema      string // PostgreSQL schema; default Name (tests use their own)
+	Sync        Sync   // SQLite: SyncNormal (default) or SyncFull
 }
+
+// sqliteReaders is the size of SQLite's read pool: readers run beside the
+// writer in WAL mode, so a list never waits behind a commit.
+const sqliteReaders = 4
 
 var identifier = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,62}$`)
 
@@ -62,12 +108,19 @@ func openSQLite(ctx context.Context, cfg Config) (*DB, error) {
 		return nil, fmt.Errorf("sqlite: data dir: %w", err)
 	}
 	path := filepath.Join(cfg.DataDir, cfg.Name+".db")
-	// WAL with synchronous=FULL keeps every committed transaction across a
-	// kill -9 and a power cut; immediate transactions take the write lock up
-	// front so two writers never deadlock upgrading a read lock.
+	sync := cfg.Sync
+	if sync == "" {
+		sync = SyncNormal
+	}
+	if sync != SyncNormal && sync != SyncFull {
+		return nil, fmt.Errorf("sqlite: sync %q: want %s or %s", sync, SyncNormal, SyncFull)
+	}
+	// WAL: readers never block the writer nor it them. Immediate
+	// transactions take the write lock up front so two writers never
+	// deadlock upgrading a read lock.
 	dsn := "file:" + path + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)" +
-		"&_pragma=synchronous(FULL)&_pragma=foreign_keys(1)&_txlock=immediate"
-	db, err := sql.Open("sqlite", dsn)
+		"&_pragma=synchronous(" + string(sync) + ")&_pragma=foreign_keys(1)&_txlock=immediate"
+	db, err := sql.Open(cachedDriver, dsn)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite %s: %w", path, err)
 	}
@@ -78,7 +131,14 @@ func openSQLite(ctx context.Context, cfg Config) (*DB, error) {
 		db.Close()
 		return nil, fmt.Errorf("sqlite %s: %w", path, err)
 	}
-	return &DB{DB: db, Dialect: SQLite, Where: path}, nil
+	read, err := sql.Open(cachedDriver, "file:"+path+"?_pragma=busy_timeout(10000)&_pragma=query_only(1)&_pragma=foreign_keys(1)")
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("sqlite %s: %w", path, err)
+	}
+	read.SetMaxOpenConns(sqliteReaders)
+	read.SetMaxIdleConns(sqliteReaders)
+	return &DB{DB: db, read: read, Dialect: SQLite, Where: path + " (synchronous " + string(sync) + ")"}, nil
 }
 
 func openPostgres(ctx context.Context, cfg Config) (*DB, error) {

@@ -14,8 +14,8 @@ type Page struct {
 // Page sizes: the default keeps the write-up's unpaginated calls small,
 // the maximum keeps any one answer bounded.
 const (
-	DefaultPageLimit = 100
-	MaxPageLimit     = 1000
+	DefaultPageLimit = 20
+	MaxPageLimit     = 500
 )
 
 // Validate checks the limit and the key.
