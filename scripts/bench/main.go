@@ -261,7 +261,7 @@ func (b *bench) throughput() error {
 // 20 clients, on the default embedded SQLite and on PostgreSQL (the
 // machine's, database test, in schemas of this run's own).
 func (b *bench) reservationLatency() error {
-	engines := []struct{ name, env string }{{"SQLite", ""}}
+	engines := []struct{ name, env string }{{"SQLite", ""}, {"SQLite full", contract.EnvSQLiteSync + "=full"}}
 	if dsn := postgresDSN(); dsn != "" {
 		engines = append(engines, struct{ name, env string }{"PostgreSQL", "DATABASE_URL=" + dsn})
 	} else {
@@ -287,7 +287,7 @@ func (b *bench) reservationLatency() error {
 		if err != nil {
 			return err
 		}
-		b.note("(b) POST /carReservations on %-10s 20 clients, %d distinct: p50 %s  p99 %s  %.0f req/s  %v", engine.name+",", n, ms(sum.P50), ms(sum.P99), sum.Rate, sum.StatusCodes)
+		b.note("(b) POST /carReservations on %-12s 20 clients, %d distinct: p50 %s  p99 %s  %.0f req/s  %v", engine.name+",", n, ms(sum.P50), ms(sum.P99), sum.Rate, sum.StatusCodes)
 	}
 	return nil
 }
