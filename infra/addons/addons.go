@@ -132,10 +132,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		if err != nil {
 			return nil, err
 		}
-		if _, err := chart(ctx, "nats", args.NATS, "nats", NATSNamespace, pulumi.Map{
-			"config": pulumi.Map{"jetstream": pulumi.Map{"enabled": pulumi.Bool(true),
-				"fileStore": pulumi.Map{"pvc": pulumi.Map{"size": pulumi.String("10Gi")}}}},
-		}, args.SkipAwait, child, pulumi.DependsOn([]pulumi.Resource{natsNS})); err != nil {
+		if _, err := chart(ctx, "nats", args.NATS, "nats", NATSNamespace, pulumi.ToMap(natsChartValues(args.NATSReplicas, args.NATSStorage)), args.SkipAwait, child, pulumi.DependsOn([]pulumi.Resource{natsNS})); err != nil {
 			return nil, err
 		}
 		a.NATSURL = NATSClusterURL

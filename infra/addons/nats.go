@@ -11,6 +11,8 @@ import (
 	networkingv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/networking/v1"
 	policyv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/policy/v1"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/carrental/carrental/infra/versions"
 )
 
 // NATS with JetStream as our own StatefulSet (natsMode statefulset): one
@@ -20,7 +22,7 @@ import (
 // are held to the app's standard (probes, limits, non-root, a policy).
 const (
 	NATSImage      = "docker.io/library/nats:" + NATSVersion
-	NATSVersion    = "2.15.2" // the nats-server module in go.mod; a test keeps them equal
+	NATSVersion    = versions.NATS
 	natsName       = "nats"
 	natsHeadless   = "nats-headless"
 	natsClientPort = 4222
@@ -60,6 +62,21 @@ func natsConfig(replicas int) string {
 		fmt.Fprintf(&b, "cluster {\n  name: carrental\n  port: %d\n  routes: [\n    %s\n  ]\n}\n", natsRoutePort, strings.Join(routes, "\n    "))
 	}
 	return b.String()
+}
+
+// natsChartValues configure the NATS chart (natsMode helm) like our
+// StatefulSet: JetStream on a volume of storage, and with more than one
+// server a cluster of that many.
+func natsChartValues(replicas int, storage string) map[string]any {
+	fileStore := map[string]any{"pvc": map[string]any{"size": storage}}
+	if storage == "emptyDir" {
+		fileStore = map[string]any{"pvc": map[string]any{"enabled": false}}
+	}
+	values := map[string]any{"jetstream": map[string]any{"enabled": true, "fileStore": fileStore}}
+	if replicas > 1 {
+		values["cluster"] = map[string]any{"enabled": true, "replicas": replicas}
+	}
+	return map[string]any{"config": values}
 }
 
 func newNATS(ctx *pulumi.Context, ns *corev1.Namespace, args NATSArgs, opts ...pulumi.ResourceOption) (*appsv1.StatefulSet, error) {

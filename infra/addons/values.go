@@ -4,6 +4,8 @@ import (
 	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
 	networkingv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/networking/v1"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/carrental/carrental/infra/versions"
 )
 
 // The add-ons run beside the app on the same nodes, so they are held to the
@@ -62,7 +64,7 @@ const metricsServerPort = 10250
 // apart from the chart's own default so the chart source (repository or a
 // local checkout) never decides it; the local cluster's image is built from
 // the same module version (scripts/tools/metrics-server).
-const MetricsServerVersion = "v0.8.0"
+const MetricsServerVersion = versions.MetricsServer
 
 func metricsServerValues(pullPolicy string) map[string]any {
 	return map[string]any{

@@ -12,6 +12,7 @@ import (
 	pconfig "github.com/pulumi/pulumi/sdk/v3/go/pulumi/config"
 	"k8s.io/apimachinery/pkg/api/resource"
 
+	"github.com/carrental/carrental/infra/versions"
 	"github.com/carrental/carrental/svc/contract"
 )
 
@@ -48,6 +49,32 @@ type Autoscaling struct {
 // --max=10 --cpu-percent=20.
 var writeUpAutoscaling = Autoscaling{MinReplicas: 2, MaxReplicas: 10, CPUPercent: 20}
 
+// servingAutoscaling is every other service's: two pods so losing one node
+// or one zone leaves one serving, room to triple, and a CPU target that
+// scales before the 500m limit throttles.
+var servingAutoscaling = Autoscaling{MinReplicas: 2, MaxReplicas: 6, CPUPercent: 70}
+
+// defaultAutoscaling gives every service an autoscaler: the write-up's for
+// management, servingAutoscaling for the others.
+func defaultAutoscaling() map[contract.Service]Autoscaling {
+	m := map[contract.Service]Autoscaling{}
+	for _, s := range contract.Services() {
+		m[s] = servingAutoscaling
+	}
+	m[contract.Management] = writeUpAutoscaling
+	return m
+}
+
+// Zone spreading of the services' pods (carrental:zoneSpread).
+const (
+	// SpreadRequired refuses to put a second pod in a zone before every
+	// zone has one (EKS: nodes carry topology.kubernetes.io/zone).
+	SpreadRequired = "required"
+	// SpreadPreferred only prefers it: a cluster whose nodes have no zone
+	// label (a single local node) still schedules every pod.
+	SpreadPreferred = "preferred"
+)
+
 // Config is the whole stack configuration.
 type Config struct {
 	Target Target
@@ -66,8 +93,15 @@ type Config struct {
 	ECRKeepImages     int
 	DBInstanceClass   string
 	DBStorageGB       int
-	DBPassword        pulumi.StringOutput // secret
-	HasDBPassword     bool
+	// DBMultiAZ keeps a synchronous standby in a second zone that RDS
+	// fails over to (about a minute, same endpoint).
+	DBMultiAZ bool
+	// DBMaxStorageGB lets RDS grow the volume up to this size on its own
+	// (0 turns storage autoscaling off).
+	DBMaxStorageGB        int
+	DBPerformanceInsights bool
+	DBPassword            pulumi.StringOutput // secret
+	HasDBPassword         bool
 	// DatabaseURL is a local stack's PostgreSQL (secret). Without it each
 	// pod keeps SQLite in its own emptyDir: fine to try the platform, but
 	// replicas of one service do not share data.
@@ -83,9 +117,11 @@ type Config struct {
 	MemoryRequest   string
 	MemoryLimit     string
 	Autoscaling     map[contract.Service]Autoscaling
-	RentalCountry   string
-	RentalRegion    string
-	SkipAwait       bool
+	// ZoneSpread is SpreadRequired or SpreadPreferred.
+	ZoneSpread    string
+	RentalCountry string
+	RentalRegion  string
+	SkipAwait     bool
 
 	// Add-ons
 	MetricsServerChart Chart
@@ -105,6 +141,10 @@ type Config struct {
 	// NATSReplicas is the number of JetStream servers of natsMode
 	// statefulset (1, or 3 for a cluster that survives losing one).
 	NATSReplicas int
+	// StreamReplicas is how many servers keep the event stream (the
+	// services' STREAM_REPLICAS): the servers of a JetStream cluster we run,
+	// 1 with an external or no NATS unless set.
+	StreamReplicas int
 	// NATSStorage is each server's JetStream volume: a size ("10Gi", a
 	// PersistentVolumeClaim) or "emptyDir" (a cluster with no storage
 	// provisioner; the stream lives as long as the pod).
@@ -122,41 +162,56 @@ func Load(ctx *pulumi.Context) (Config, error) {
 	c := pconfig.New(ctx, "carrental")
 	aws := pconfig.New(ctx, "aws")
 	cfg := Config{
-		Target:             Target(or(c.Get("target"), string(AWS))),
-		Region:             aws.Get("region"),
-		VpcCidr:            or(c.Get("vpcCidr"), "10.0.0.0/16"),
-		AZCount:            intOr(c.GetInt("azCount"), 3),
-		EKSVersion:         or(c.Get("eksVersion"), "1.31"),
-		NodeInstanceType:   or(c.Get("nodeInstanceType"), "t3.large"),
-		NodeMin:            intOr(c.GetInt("nodeMin"), 2),
-		NodeMax:            intOr(c.GetInt("nodeMax"), 6),
-		NodeDesired:        intOr(c.GetInt("nodeDesired"), 3),
-		AdminPrincipalArn:  c.Get("adminPrincipalArn"),
-		PublicAccessCidrs:  []string{"0.0.0.0/0"},
-		ECRKeepImages:      intOr(c.GetInt("ecrKeepImages"), 10),
-		DBInstanceClass:    or(c.Get("dbInstanceClass"), "db.t4g.micro"),
-		DBStorageGB:        intOr(c.GetInt("dbStorageGb"), 20),
-		Kubeconfig:         c.Get("kubeconfig"),
-		Namespace:          or(c.Get("namespace"), "carrental"),
-		ImageTag:           c.Get("imageTag"),
-		Images:             map[contract.Service]string{},
-		ImagePullPolicy:    or(c.Get("imagePullPolicy"), "Always"),
-		MemoryRequest:      or(c.Get("memoryRequest"), "64Mi"),
-		MemoryLimit:        or(c.Get("memoryLimit"), "256Mi"),
-		Autoscaling:        map[contract.Service]Autoscaling{contract.Management: writeUpAutoscaling},
-		RentalCountry:      or(c.Get("rentalCountry"), contract.DefaultCountry),
-		RentalRegion:       or(c.Get("rentalRegion"), contract.DefaultRegion),
-		SkipAwait:          c.GetBool("skipAwait"),
-		MetricsServerChart: Chart{Repo: "https://kubernetes-sigs.github.io/metrics-server/", Version: "3.12.2"},
-		IstioCharts:        Chart{Repo: "https://istio-release.storage.googleapis.com/charts", Version: "1.27.3"},
-		NATSChart:          Chart{Repo: "https://nats-io.github.io/k8s/helm/charts/", Version: "1.3.2"},
-		MeshMode:           or(c.Get("meshMode"), MeshSidecars),
-		Resilience:         or(c.Get("resilience"), contract.ResilienceServing),
-		NATSMode:           or(c.Get("natsMode"), "helm"),
-		NATSURL:            c.Get("natsUrl"),
-		NATSReplicas:       intOr(c.GetInt("natsReplicas"), 1),
-		NATSStorage:        or(c.Get("natsStorage"), "10Gi"),
+		Target:                Target(or(c.Get("target"), string(AWS))),
+		Region:                aws.Get("region"),
+		VpcCidr:               or(c.Get("vpcCidr"), "10.0.0.0/16"),
+		AZCount:               intOr(c.GetInt("azCount"), 3),
+		EKSVersion:            or(c.Get("eksVersion"), versions.Kubernetes),
+		NodeInstanceType:      or(c.Get("nodeInstanceType"), "t3.large"),
+		NodeMin:               intOr(c.GetInt("nodeMin"), 2),
+		NodeMax:               intOr(c.GetInt("nodeMax"), 6),
+		NodeDesired:           intOr(c.GetInt("nodeDesired"), 3),
+		AdminPrincipalArn:     c.Get("adminPrincipalArn"),
+		PublicAccessCidrs:     []string{"0.0.0.0/0"},
+		ECRKeepImages:         intOr(c.GetInt("ecrKeepImages"), 10),
+		DBInstanceClass:       or(c.Get("dbInstanceClass"), "db.t4g.micro"),
+		DBStorageGB:           intOr(c.GetInt("dbStorageGb"), 20),
+		DBMaxStorageGB:        intSetOr(c, "dbMaxStorageGb", 100),
+		DBMultiAZ:             boolSetOr(c, "dbMultiAz", true),
+		DBPerformanceInsights: c.GetBool("dbPerformanceInsights"),
+		Kubeconfig:            c.Get("kubeconfig"),
+		Namespace:             or(c.Get("namespace"), "carrental"),
+		ImageTag:              c.Get("imageTag"),
+		Images:                map[contract.Service]string{},
+		ImagePullPolicy:       or(c.Get("imagePullPolicy"), "Always"),
+		MemoryRequest:         or(c.Get("memoryRequest"), "64Mi"),
+		MemoryLimit:           or(c.Get("memoryLimit"), "256Mi"),
+		Autoscaling:           defaultAutoscaling(),
+		RentalCountry:         or(c.Get("rentalCountry"), contract.DefaultCountry),
+		RentalRegion:          or(c.Get("rentalRegion"), contract.DefaultRegion),
+		SkipAwait:             c.GetBool("skipAwait"),
+		MetricsServerChart:    Chart{Repo: "https://kubernetes-sigs.github.io/metrics-server/", Version: versions.MetricsServerChart},
+		IstioCharts:           Chart{Repo: "https://istio-release.storage.googleapis.com/charts", Version: versions.Istio},
+		NATSChart:             Chart{Repo: "https://nats-io.github.io/k8s/helm/charts/", Version: versions.NATSChart},
+		MeshMode:              or(c.Get("meshMode"), MeshSidecars),
+		Resilience:            or(c.Get("resilience"), contract.ResilienceServing),
+		NATSMode:              or(c.Get("natsMode"), "statefulset"),
+		NATSURL:               c.Get("natsUrl"),
+		NATSStorage:           or(c.Get("natsStorage"), "10Gi"),
 	}
+	// AWS spreads over zones and survives losing one thing; a local cluster
+	// is often one node with no zones and little CPU.
+	natsReplicas, spread := 3, SpreadRequired
+	if cfg.Target == Local {
+		natsReplicas, spread = 1, SpreadPreferred
+	}
+	cfg.NATSReplicas = intOr(c.GetInt("natsReplicas"), natsReplicas)
+	cfg.ZoneSpread = or(c.Get("zoneSpread"), spread)
+	streamReplicas := 1
+	if cfg.NATSMode == "statefulset" || cfg.NATSMode == "helm" {
+		streamReplicas = cfg.NATSReplicas
+	}
+	cfg.StreamReplicas = intOr(c.GetInt("streamReplicas"), streamReplicas)
 	_ = c.TryObject("publicAccessCidrs", &cfg.PublicAccessCidrs) // absent: keep the default
 	for key, chart := range map[string]*Chart{"metricsServerChart": &cfg.MetricsServerChart, "istioCharts": &cfg.IstioCharts, "natsChart": &cfg.NATSChart} {
 		var override Chart
@@ -216,6 +271,9 @@ func (c Config) validate() error {
 		if c.NodeMin < 1 || c.NodeMin > c.NodeDesired || c.NodeDesired > c.NodeMax {
 			return fmt.Errorf("node group sizes: want 1 <= nodeMin (%d) <= nodeDesired (%d) <= nodeMax (%d)", c.NodeMin, c.NodeDesired, c.NodeMax)
 		}
+		if c.DBMaxStorageGB != 0 && c.DBMaxStorageGB < c.DBStorageGB {
+			return fmt.Errorf("carrental:dbMaxStorageGb %d: want 0 (no storage autoscaling) or at least dbStorageGb (%d)", c.DBMaxStorageGB, c.DBStorageGB)
+		}
 	case Local:
 	default:
 		return fmt.Errorf("carrental:target %q: want aws or local", c.Target)
@@ -228,11 +286,20 @@ func (c Config) validate() error {
 	if c.Resilience != contract.ResilienceServing && c.Resilience != contract.ResilienceWriteUp {
 		return fmt.Errorf("carrental:resilience %q: want %s or %s", c.Resilience, contract.ResilienceServing, contract.ResilienceWriteUp)
 	}
+	if c.ZoneSpread != SpreadRequired && c.ZoneSpread != SpreadPreferred {
+		return fmt.Errorf("carrental:zoneSpread %q: want %s or %s", c.ZoneSpread, SpreadRequired, SpreadPreferred)
+	}
 	switch c.NATSMode {
-	case "statefulset":
+	case "statefulset", "helm":
 		if c.NATSReplicas != 1 && c.NATSReplicas != 3 && c.NATSReplicas != 5 {
 			return fmt.Errorf("carrental:natsReplicas %d: want 1, 3 or 5 (a JetStream cluster needs an odd number for its quorum)", c.NATSReplicas)
 		}
+		if c.StreamReplicas < 1 || c.StreamReplicas > c.NATSReplicas {
+			return fmt.Errorf("carrental:streamReplicas %d: want 1 to natsReplicas (%d)", c.StreamReplicas, c.NATSReplicas)
+		}
+	}
+	switch c.NATSMode {
+	case "statefulset":
 		if c.NATSStorage != "emptyDir" {
 			if _, err := resource.ParseQuantity(c.NATSStorage); err != nil {
 				return fmt.Errorf("carrental:natsStorage %q: want a size like 10Gi, or emptyDir", c.NATSStorage)
@@ -240,6 +307,9 @@ func (c Config) validate() error {
 		}
 	case "helm", "none":
 	case "external":
+		if c.StreamReplicas < 1 || c.StreamReplicas > 5 {
+			return fmt.Errorf("carrental:streamReplicas %d: want 1 to 5, at most the servers of carrental:natsUrl", c.StreamReplicas)
+		}
 		if c.NATSURL == "" {
 			return fmt.Errorf("carrental:natsMode external needs carrental:natsUrl")
 		}
@@ -319,6 +389,22 @@ func or(v, def string) string {
 		return def
 	}
 	return v
+}
+
+// intSetOr is key's value, def only when the key is absent (0 is a value).
+func intSetOr(c *pconfig.Config, key string, def int) int {
+	if v, err := c.TryInt(key); err == nil {
+		return v
+	}
+	return def
+}
+
+// boolSetOr is key's value, def only when the key is absent.
+func boolSetOr(c *pconfig.Config, key string, def bool) bool {
+	if v, err := c.TryBool(key); err == nil {
+		return v
+	}
+	return def
 }
 
 func intOr(v, def int) int {

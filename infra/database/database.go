@@ -9,6 +9,8 @@ import (
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/ec2"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/rds"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/carrental/carrental/infra/versions"
 )
 
 // Args configure the database.
@@ -19,7 +21,12 @@ type Args struct {
 	NodeSecurityGroup pulumi.StringInput // the only source allowed in
 	InstanceClass     string
 	StorageGB         int
-	Password          pulumi.StringInput // secret
+	// MaxStorageGB is storage autoscaling's ceiling (0: off).
+	MaxStorageGB int
+	// MultiAZ keeps a synchronous standby in another zone.
+	MultiAZ             bool
+	PerformanceInsights bool
+	Password            pulumi.StringInput // secret
 }
 
 // Database is the RDS instance.
@@ -64,21 +71,26 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		return nil, err
 	}
 	db, err := rds.NewInstance(ctx, name, &rds.InstanceArgs{
-		Engine:                  pulumi.String("postgres"),
-		EngineVersion:           pulumi.String("16"),
-		InstanceClass:           pulumi.String(args.InstanceClass),
-		AllocatedStorage:        pulumi.Int(args.StorageGB),
-		StorageEncrypted:        pulumi.Bool(true),
-		DbName:                  pulumi.String("carrental"),
-		Username:                pulumi.String(User),
-		Password:                args.Password,
-		DbSubnetGroupName:       subnets.Name,
-		VpcSecurityGroupIds:     pulumi.StringArray{sg.ID()},
-		PubliclyAccessible:      pulumi.Bool(false),
-		BackupRetentionPeriod:   pulumi.Int(7),
-		SkipFinalSnapshot:       pulumi.Bool(false),
-		FinalSnapshotIdentifier: pulumi.String(args.Name + "-final"),
-		DeletionProtection:      pulumi.Bool(true),
+		Engine:              pulumi.String("postgres"),
+		EngineVersion:       pulumi.String(versions.PostgreSQL),
+		InstanceClass:       pulumi.String(args.InstanceClass),
+		AllocatedStorage:    pulumi.Int(args.StorageGB),
+		MaxAllocatedStorage: pulumi.Int(args.MaxStorageGB),
+		MultiAz:             pulumi.Bool(args.MultiAZ),
+		// A failover moves the endpoint's DNS name to the standby; the
+		// services' pools drop broken connections and dial it again.
+		PerformanceInsightsEnabled: pulumi.Bool(args.PerformanceInsights),
+		StorageEncrypted:           pulumi.Bool(true),
+		DbName:                     pulumi.String("carrental"),
+		Username:                   pulumi.String(User),
+		Password:                   args.Password,
+		DbSubnetGroupName:          subnets.Name,
+		VpcSecurityGroupIds:        pulumi.StringArray{sg.ID()},
+		PubliclyAccessible:         pulumi.Bool(false),
+		BackupRetentionPeriod:      pulumi.Int(7),
+		SkipFinalSnapshot:          pulumi.Bool(false),
+		FinalSnapshotIdentifier:    pulumi.String(args.Name + "-final"),
+		DeletionProtection:         pulumi.Bool(true),
 	}, child)
 	if err != nil {
 		return nil, err

@@ -1,9 +1,12 @@
 package stack_test
 
 import (
+	"encoding/json"
 	"os"
 	"strings"
 	"testing"
+
+	"sigs.k8s.io/yaml"
 
 	"github.com/carrental/carrental/infra/addons"
 )
@@ -130,4 +133,34 @@ func TestResilienceEnvFollowsMeshModeAndProfile(t *testing.T) {
 			t.Errorf("%v: profile %q layer %q, want %q %q", c.config, env["RESILIENCE_PROFILE"], env["RESILIENCE_LAYER"], c.profile, c.layer)
 		}
 	}
+}
+
+// Pulumi.dev.yaml, as shipped, is a valid AWS stack that keeps every
+// default the tests above hold.
+func TestDevStackFileRuns(t *testing.T) {
+	b, err := os.ReadFile("../../Pulumi.dev.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var file struct {
+		Config map[string]any `json:"config"`
+	}
+	if err := yaml.Unmarshal(b, &file); err != nil {
+		t.Fatal(err)
+	}
+	cfg := map[string]string{"carrental:dbPassword": "s3cret", "carrental:imageTag": "v1"}
+	for k, v := range file.Config {
+		if s, ok := v.(string); ok {
+			cfg[k] = s
+			continue
+		}
+		j, _ := json.Marshal(v)
+		cfg[k] = string(j)
+	}
+	r := run(t, "dev", cfg)
+	eq(t, "NATS servers", at(t, r.find(t, "kubernetes:apps/v1:StatefulSet", "nats").Inputs, "spec.replicas"), 3)
+	eq(t, "Multi-AZ", r.find(t, "aws:rds/instance:Instance", "database").Inputs["multiAz"], true)
+	eq(t, "management HPA", at(t, r.find(t, hpa, "management").Inputs, "spec.maxReplicas"), 10)
+	eq(t, "view HPA", at(t, r.find(t, hpa, "view").Inputs, "spec.minReplicas"), 2)
+	eq(t, "EKS", r.find(t, "aws:eks/cluster:Cluster", "cluster").Inputs["version"], "1.34")
 }

@@ -124,7 +124,8 @@ func awsPlatform(ctx *pulumi.Context, name string, cfg config.Config) (platform,
 	}
 	db, err := database.New(ctx, "database", database.Args{
 		Name: name, VpcID: net.VpcID, SubnetIDs: net.PrivateSubnetIDs, NodeSecurityGroup: eks.NodeSecurityGroupID,
-		InstanceClass: cfg.DBInstanceClass, StorageGB: cfg.DBStorageGB, Password: cfg.DBPassword,
+		InstanceClass: cfg.DBInstanceClass, StorageGB: cfg.DBStorageGB, MaxStorageGB: cfg.DBMaxStorageGB,
+		MultiAZ: cfg.DBMultiAZ, PerformanceInsights: cfg.DBPerformanceInsights, Password: cfg.DBPassword,
 	})
 	if err != nil {
 		return p, err
@@ -171,9 +172,9 @@ func deploy(ctx *pulumi.Context, cfg config.Config, p platform) error {
 	shared := corev1.EnvVarArray{env(contract.EnvResilienceProfile, cfg.Resilience), env(contract.EnvResilienceLayer, layer)}
 	switch cfg.NATSMode {
 	case "helm", "statefulset":
-		shared = append(shared, env(contract.EnvNATSURL, add.NATSURL))
+		shared = append(shared, env(contract.EnvNATSURL, add.NATSURL), env(contract.EnvStreamReplicas, fmt.Sprint(cfg.StreamReplicas)))
 	case "external":
-		shared = append(shared, env(contract.EnvNATSURL, cfg.NATSURL))
+		shared = append(shared, env(contract.EnvNATSURL, cfg.NATSURL), env(contract.EnvStreamReplicas, fmt.Sprint(cfg.StreamReplicas)))
 	}
 	if p.hasDatabase {
 		secret, err := corev1.NewSecret(ctx, "database", &corev1.SecretArgs{
@@ -207,6 +208,7 @@ func deploy(ctx *pulumi.Context, cfg config.Config, p platform) error {
 		args := workloads.ServiceArgs{
 			Service: s, Namespace: ns, Image: imgs[s], ImagePullPolicy: cfg.ImagePullPolicy, Env: shared,
 			MemoryReq: cfg.MemoryRequest, MemoryLimit: cfg.MemoryLimit, SkipAwait: cfg.SkipAwait, Egress: egress,
+			ZoneSpread: cfg.ZoneSpread,
 		}
 		if s == contract.Gateway {
 			args.IngressFrom = []string{addons.IngressNamespace}

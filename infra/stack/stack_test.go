@@ -1,6 +1,7 @@
 package stack_test
 
 import (
+	"fmt"
 	"sort"
 	"strings"
 	"testing"
@@ -11,7 +12,6 @@ import (
 var devConfig = map[string]string{
 	"aws:region":             "ap-northeast-2",
 	"carrental:dbPassword":   "s3cret",
-	"carrental:eksVersion":   "1.31",
 	"carrental:azCount":      "3",
 	"carrental:rentalRegion": "seoul",
 	"carrental:imageTag":     "v1",
@@ -68,8 +68,14 @@ func TestManagementAutoscalerIsTheWriteUps(t *testing.T) {
 	eq(t, "maxReplicas", at(t, h.Inputs, "spec.maxReplicas"), 10)
 	eq(t, "cpu target", at(t, h.Inputs, "spec.metrics.0.resource.target.averageUtilization"), 20)
 	eq(t, "scale target", at(t, h.Inputs, "spec.scaleTargetRef.name"), "management")
-	if len(r.all(hpa)) != 1 {
-		t.Errorf("%d HPAs, want management's only by default", len(r.all(hpa)))
+	for _, s := range contract.Services() {
+		if s == contract.Management {
+			continue
+		}
+		h := r.find(t, hpa, string(s))
+		eq(t, string(s)+" minReplicas", at(t, h.Inputs, "spec.minReplicas"), 2)
+		eq(t, string(s)+" maxReplicas", at(t, h.Inputs, "spec.maxReplicas"), 6)
+		eq(t, string(s)+" cpu target", at(t, h.Inputs, "spec.metrics.0.resource.target.averageUtilization"), 70)
 	}
 	cfg := map[string]string{"carrental:target": "local", "carrental:imageTag": "v1", "carrental:autoscaling": `{"reservation":{"minReplicas":1,"maxReplicas":4,"cpuPercent":50}}`}
 	r = run(t, "local", cfg)
@@ -238,7 +244,7 @@ func TestECRRepositories(t *testing.T) {
 	cl := r.find(t, "aws:eks/cluster:Cluster", "cluster")
 	eq(t, "auth mode", at(t, cl.Inputs, "accessConfig.authenticationMode"), "API")
 	eq(t, "secrets encryption", at(t, cl.Inputs, "encryptionConfig.resources"), []any{"secrets"})
-	eq(t, "version", cl.Inputs["version"], "1.31")
+	eq(t, "version", cl.Inputs["version"], "1.34") // the test bed's Kubernetes (infra/versions)
 	cni := r.find(t, "aws:eks/addon:Addon", "cluster-vpc-cni")
 	eq(t, "network policy agent", cni.Inputs["configurationValues"], `{"enableNetworkPolicy":"true"}`)
 	nodes := r.find(t, "aws:eks/nodeGroup:NodeGroup", "cluster")
@@ -259,16 +265,20 @@ func TestSkipAwaitOnlyWhenAsked(t *testing.T) {
 
 func TestBadConfigIsRejected(t *testing.T) {
 	for name, cfg := range map[string]map[string]string{
-		"no region":      {"carrental:dbPassword": "x"},
-		"no password":    {"aws:region": "ap-northeast-2"},
-		"unknown target": {"carrental:target": "gcp"},
-		"bad hpa":        {"carrental:target": "local", "carrental:autoscaling": `{"view":{"minReplicas":3,"maxReplicas":1,"cpuPercent":20}}`},
-		"latest tag":     {"carrental:target": "local", "carrental:imageTag": "latest"},
-		"latest image":   {"carrental:target": "local", "carrental:images": `{"gateway":"r/gateway:latest"}`},
-		"untagged image": {"carrental:target": "local", "carrental:images": `{"gateway":"registry:5000/gateway"}`},
-		"unknown image":  {"carrental:target": "local", "carrental:imageTag": "v1", "carrental:images": `{"managment":"r/m:v1"}`},
-		"some images":    {"carrental:target": "local", "carrental:images": `{"gateway":"r/gateway:v1"}`},
-		"pull policy":    {"carrental:target": "local", "carrental:imageTag": "v1", "carrental:imagePullPolicy": "Sometimes"},
+		"no region":                        {"carrental:dbPassword": "x"},
+		"no password":                      {"aws:region": "ap-northeast-2"},
+		"unknown target":                   {"carrental:target": "gcp"},
+		"bad hpa":                          {"carrental:target": "local", "carrental:autoscaling": `{"view":{"minReplicas":3,"maxReplicas":1,"cpuPercent":20}}`},
+		"latest tag":                       {"carrental:target": "local", "carrental:imageTag": "latest"},
+		"latest image":                     {"carrental:target": "local", "carrental:images": `{"gateway":"r/gateway:latest"}`},
+		"untagged image":                   {"carrental:target": "local", "carrental:images": `{"gateway":"registry:5000/gateway"}`},
+		"unknown image":                    {"carrental:target": "local", "carrental:imageTag": "v1", "carrental:images": `{"managment":"r/m:v1"}`},
+		"some images":                      {"carrental:target": "local", "carrental:images": `{"gateway":"r/gateway:v1"}`},
+		"pull policy":                      {"carrental:target": "local", "carrental:imageTag": "v1", "carrental:imagePullPolicy": "Sometimes"},
+		"stream replicas over the servers": {"carrental:target": "local", "carrental:imageTag": "v1", "carrental:natsReplicas": "3", "carrental:streamReplicas": "5"},
+		"even NATS servers":                {"carrental:target": "local", "carrental:imageTag": "v1", "carrental:natsReplicas": "2"},
+		"zone spread":                      {"carrental:target": "local", "carrental:imageTag": "v1", "carrental:zoneSpread": "sometimes"},
+		"storage ceiling below storage":    {"aws:region": "ap-northeast-2", "carrental:dbPassword": "x", "carrental:dbMaxStorageGb": "10"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			b, _ := jsonMarshal(cfg)
@@ -331,16 +341,64 @@ func TestAutoscaledDeploymentsLeaveReplicasToTheHPA(t *testing.T) {
 	r := run(t, "local", localConfig)
 	for _, s := range contract.Services() {
 		spec := at(t, r.find(t, deployment, string(s)).Inputs, "spec").(map[string]any)
-		_, hasReplicas := spec["replicas"]
-		if s == contract.Management {
-			if hasReplicas {
-				t.Error("management sets replicas: every pulumi up would undo the HPA")
-			}
-			eq(t, "management spread", at(t, spec, "template.spec.affinity.podAntiAffinity.preferredDuringSchedulingIgnoredDuringExecution.0.podAffinityTerm.topologyKey"), "kubernetes.io/hostname")
-			continue
+		if _, hasReplicas := spec["replicas"]; hasReplicas {
+			t.Errorf("%s sets replicas: every pulumi up would undo its HPA", s)
 		}
-		eq(t, string(s)+" replicas", spec["replicas"], 1)
 	}
+}
+
+// The AWS stack survives losing any one thing: a node, a zone, a NATS
+// server, the database primary. Literals on purpose.
+func TestNoSinglePointOfFailureOnAWS(t *testing.T) {
+	r := run(t, "dev", devConfig)
+	for _, s := range contract.Services() {
+		if min := at(t, r.find(t, hpa, string(s)).Inputs, "spec.minReplicas").(float64); min < 2 {
+			t.Errorf("%s runs %v pod(s) at least: one node's loss stops it", s, min)
+		}
+		eq(t, string(s)+" budget", at(t, r.find(t, "kubernetes:policy/v1:PodDisruptionBudget", string(s)).Inputs, "spec.maxUnavailable"), 1)
+		pod := at(t, r.find(t, deployment, string(s)).Inputs, "spec.template.spec")
+		for i, want := range []struct{ key, rule string }{
+			{"topology.kubernetes.io/zone", "DoNotSchedule"}, {"kubernetes.io/hostname", "ScheduleAnyway"},
+		} {
+			c := at(t, pod, fmt.Sprintf("topologySpreadConstraints.%d", i))
+			eq(t, string(s)+" spread key", at(t, c, "topologyKey"), want.key)
+			eq(t, string(s)+" spread rule", at(t, c, "whenUnsatisfiable"), want.rule)
+			eq(t, string(s)+" spread skew", at(t, c, "maxSkew"), 1)
+			eq(t, string(s)+" spread selector", at(t, c, "labelSelector.matchLabels.app"), string(s))
+		}
+		env := map[string]any{}
+		for _, e := range at(t, pod, "containers.0.env").([]any) {
+			env[e.(map[string]any)["name"].(string)] = e.(map[string]any)["value"]
+		}
+		eq(t, string(s)+" STREAM_REPLICAS", env["STREAM_REPLICAS"], "3")
+	}
+	nats := r.find(t, "kubernetes:apps/v1:StatefulSet", "nats")
+	eq(t, "NATS servers", at(t, nats.Inputs, "spec.replicas"), 3)
+	eq(t, "NATS budget", at(t, r.find(t, "kubernetes:policy/v1:PodDisruptionBudget", "nats").Inputs, "spec.maxUnavailable"), 1)
+	db := r.find(t, "aws:rds/instance:Instance", "database")
+	eq(t, "Multi-AZ", db.Inputs["multiAz"], true)
+	eq(t, "storage autoscaling", db.Inputs["maxAllocatedStorage"], 100)
+	eq(t, "backups", db.Inputs["backupRetentionPeriod"], 7)
+	eq(t, "Performance Insights off by default", db.Inputs["performanceInsightsEnabled"], false)
+
+	// A single local node has no zones: spreading is a preference there,
+	// and one NATS server keeps the stream.
+	local := run(t, "local", localConfig)
+	pod := at(t, local.find(t, deployment, "reservation").Inputs, "spec.template.spec")
+	eq(t, "local zone rule", at(t, pod, "topologySpreadConstraints.0.whenUnsatisfiable"), "ScheduleAnyway")
+	eq(t, "local NATS servers", at(t, local.find(t, "kubernetes:apps/v1:StatefulSet", "nats").Inputs, "spec.replicas"), 1)
+
+	// Each setting can be turned, and the stream follows the servers.
+	turned := run(t, "dev", withConfig(devConfig, map[string]string{
+		"carrental:dbMultiAz": "false", "carrental:dbMaxStorageGb": "0", "carrental:dbPerformanceInsights": "true",
+		"carrental:natsReplicas": "5", "carrental:zoneSpread": "preferred",
+	}))
+	db = turned.find(t, "aws:rds/instance:Instance", "database")
+	eq(t, "Multi-AZ off", db.Inputs["multiAz"], false)
+	eq(t, "storage autoscaling off", db.Inputs["maxAllocatedStorage"], 0)
+	eq(t, "Performance Insights on", db.Inputs["performanceInsightsEnabled"], true)
+	eq(t, "five NATS servers", at(t, turned.find(t, "kubernetes:apps/v1:StatefulSet", "nats").Inputs, "spec.replicas"), 5)
+	eq(t, "preferred zone rule", at(t, turned.find(t, deployment, "view").Inputs, "spec.template.spec.topologySpreadConstraints.0.whenUnsatisfiable"), "ScheduleAnyway")
 }
 
 func TestLocalDiskIsBounded(t *testing.T) {

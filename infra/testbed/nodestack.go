@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"os/exec"
 	"path/filepath"
+
+	"github.com/carrental/carrental/infra/versions"
+	"github.com/carrental/carrental/svc/contract"
 )
 
 // Charts for offline runs, pinned: Istio's live in the istio.io/istio
@@ -14,7 +17,7 @@ import (
 // the same version's image for the local cluster).
 const (
 	IstioModule         = "istio.io/istio@v0.0.0-20260827124520-eed52ebb66ad"
-	MetricsServerModule = "sigs.k8s.io/metrics-server@v0.8.0"
+	MetricsServerModule = "sigs.k8s.io/metrics-server@" + versions.MetricsServer
 )
 
 // ModuleDir downloads a module (or finds it in the module cache) and
@@ -50,17 +53,23 @@ func (n *Node) ContainerdSocket() string { return n.socket() }
 
 // NodeStackConfig is the local stack's configuration for this node: the
 // images loaded into it (imageTag), the charts from their modules, Istio's
-// CRDs and our policies without sidecars (no Envoy can be built here), our
-// NATS StatefulSet on pod-local storage (no volume provisioner), the
-// node's PostgreSQL so replicas share their data, and a short HPA
-// scale-down window so a test sees the way back down.
+// CRDs and our policies without sidecars (no Envoy can be built here), a
+// JetStream cluster of three (our StatefulSet) on pod-local storage (no
+// volume provisioner) keeping the stream on all three, the node's
+// PostgreSQL so replicas share their data, and a short HPA scale-down
+// window so a test sees the way back down.
+//
+// Two cores hold the write-up's 200m CPU request of about nine pods
+// besides the add-ons, so management keeps the write-up's two pods (and
+// room to scale) and the other five start at one: the AWS default of two
+// each would leave pods Pending here.
 func (n *Node) NodeStackConfig(imageTag string) (map[string]string, error) {
 	istio, metrics, err := OfflineCharts()
 	if err != nil {
 		return nil, err
 	}
 	db := n.DatabaseURL()
-	return map[string]string{
+	cfg := map[string]string{
 		"carrental:target":                                  "local",
 		"carrental:kubeconfig":                              n.Kubeconfig(),
 		"carrental:imageTag":                                imageTag,
@@ -69,9 +78,15 @@ func (n *Node) NodeStackConfig(imageTag string) (map[string]string, error) {
 		"carrental:istioCharts.path":                        istio,
 		"carrental:metricsServerChart.path":                 metrics,
 		"carrental:natsMode":                                "statefulset",
-		"carrental:natsReplicas":                            "1",
+		"carrental:natsReplicas":                            "3",
 		"carrental:natsStorage":                             "emptyDir",
 		"carrental:databaseUrl":                             db,
 		"carrental:autoscaling.management.scaleDownSeconds": "15",
-	}, nil
+	}
+	for _, s := range contract.Services() {
+		if s != contract.Management {
+			cfg["carrental:autoscaling."+string(s)+".minReplicas"] = "1"
+		}
+	}
+	return cfg, nil
 }

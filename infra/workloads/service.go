@@ -83,6 +83,8 @@ type ServiceArgs struct {
 	Volumes     corev1.VolumeArray
 	Mounts      corev1.VolumeMountArray
 	Autoscaling *config.Autoscaling // nil: a fixed single replica
+	// ZoneSpread is config.SpreadRequired or config.SpreadPreferred.
+	ZoneSpread  string
 	MemoryReq   string
 	MemoryLimit string
 	SkipAwait   bool
@@ -168,8 +170,9 @@ func (w workload) selector() *metav1.LabelSelectorArgs {
 	return &metav1.LabelSelectorArgs{MatchLabels: pulumi.StringMap{"app": pulumi.String(w.name())}}
 }
 
-func (w workload) meta() *metav1.ObjectMetaArgs {
-	annotations := pulumi.StringMap{}
+func (w workload) meta() *metav1.ObjectMetaArgs { return w.metaWith(pulumi.StringMap{}) }
+
+func (w workload) metaWith(annotations pulumi.StringMap) *metav1.ObjectMetaArgs {
 	if w.args.SkipAwait {
 		// Only for clusters with no kubelet (the offline test bed), where
 		// Deployments never become ready. Never set for AWS.
@@ -209,14 +212,16 @@ func (w workload) deployment(sa *corev1.ServiceAccount) (*appsv1.Deployment, err
 		},
 		Template: &corev1.PodTemplateSpecArgs{Metadata: &metav1.ObjectMetaArgs{Labels: w.labels()}, Spec: podSpec},
 	}
-	if w.args.Autoscaling != nil {
-		// The HPA owns the replica count: a replicas field here would reset
-		// it to the minimum on every `pulumi up`.
-		podSpec.Affinity = spreadOverNodes(w.name())
-	} else {
+	podSpec.TopologySpreadConstraints = spread(w.name(), w.args.ZoneSpread)
+	if w.args.Autoscaling == nil {
+		// With an HPA it owns the replica count: a replicas field here
+		// would reset it to the minimum on every `pulumi up`.
 		spec.Replicas = pulumi.Int(w.replicas())
 	}
-	return appsv1.NewDeployment(w.ctx, w.name(), &appsv1.DeploymentArgs{Metadata: w.meta(), Spec: spec}, w.child)
+	// kube-score asks for a host podAntiAffinity and does not read
+	// topology spread constraints, which do the same (and zones too).
+	meta := w.metaWith(pulumi.StringMap{"kube-score/ignore": pulumi.String("deployment-has-host-podantiaffinity")})
+	return appsv1.NewDeployment(w.ctx, w.name(), &appsv1.DeploymentArgs{Metadata: meta, Spec: spec}, w.child)
 }
 
 // volumes: the root filesystem is read-only, so /tmp (the liveness file)
@@ -302,14 +307,12 @@ func (w workload) service() (*corev1.Service, error) {
 	}, w.child)
 }
 
+// disruptionBudget lets a drain evict one pod of the service at a time:
+// the others keep serving while it is replaced, and a single-replica
+// service is never held up forever (minAvailable 1 would block its node's
+// drain).
 func (w workload) disruptionBudget() (*policyv1.PodDisruptionBudget, error) {
-	// With one replica, maxUnavailable 0 would block node drains forever.
-	pdb := &policyv1.PodDisruptionBudgetSpecArgs{Selector: w.selector()}
-	if w.replicas() > 1 {
-		pdb.MinAvailable = pulumi.Int(1)
-	} else {
-		pdb.MaxUnavailable = pulumi.Int(1)
-	}
+	pdb := &policyv1.PodDisruptionBudgetSpecArgs{Selector: w.selector(), MaxUnavailable: pulumi.Int(DisruptionBudgetMaxUnavailable)}
 	return policyv1.NewPodDisruptionBudget(w.ctx, w.name(), &policyv1.PodDisruptionBudgetArgs{Metadata: w.meta(), Spec: pdb}, w.child)
 }
 
@@ -345,18 +348,36 @@ func behavior(a config.Autoscaling) autoscalingv2.HorizontalPodAutoscalerBehavio
 	}
 }
 
-// spreadOverNodes prefers one replica per node, so losing a node never
-// takes every replica of an autoscaled service with it.
-func spreadOverNodes(name string) *corev1.AffinityArgs {
-	return &corev1.AffinityArgs{PodAntiAffinity: &corev1.PodAntiAffinityArgs{
-		PreferredDuringSchedulingIgnoredDuringExecution: corev1.WeightedPodAffinityTermArray{corev1.WeightedPodAffinityTermArgs{
-			Weight: pulumi.Int(100),
-			PodAffinityTerm: &corev1.PodAffinityTermArgs{
-				TopologyKey:   pulumi.String("kubernetes.io/hostname"),
-				LabelSelector: &metav1.LabelSelectorArgs{MatchLabels: pulumi.StringMap{"app": pulumi.String(name)}},
-			},
-		}},
-	}}
+// DisruptionBudgetMaxUnavailable is how many pods of a service a drain
+// may take at once.
+const DisruptionBudgetMaxUnavailable = 1
+
+// Topology keys Kubernetes (and EKS) label nodes with.
+const (
+	ZoneKey = "topology.kubernetes.io/zone"
+	HostKey = "kubernetes.io/hostname"
+)
+
+// spread places a service's pods evenly over zones (required or preferred,
+// carrental:zoneSpread), then over nodes (preferred: a second pod on a busy
+// node beats no second pod), so losing one zone or one node never takes
+// every pod of a service. pod-template-hash keeps a rollout's new pods
+// spread among themselves rather than against the old ones.
+func spread(name, zones string) corev1.TopologySpreadConstraintArray {
+	zoneRule := "DoNotSchedule"
+	if zones == config.SpreadPreferred {
+		zoneRule = "ScheduleAnyway"
+	}
+	constraint := func(key, rule string) corev1.TopologySpreadConstraintArgs {
+		return corev1.TopologySpreadConstraintArgs{
+			MaxSkew:           pulumi.Int(1),
+			TopologyKey:       pulumi.String(key),
+			WhenUnsatisfiable: pulumi.String(rule),
+			LabelSelector:     &metav1.LabelSelectorArgs{MatchLabels: pulumi.StringMap{"app": pulumi.String(name)}},
+			MatchLabelKeys:    pulumi.StringArray{pulumi.String("pod-template-hash")},
+		}
+	}
+	return corev1.TopologySpreadConstraintArray{constraint(ZoneKey, zoneRule), constraint(HostKey, "ScheduleAnyway")}
 }
 
 // RentalRegion is the write-up's ConfigMap rental-region, with its keys

@@ -123,12 +123,15 @@ const (
 	// EnvSchemaPrefix prefixes the PostgreSQL schema each service keeps its
 	// tables in (default: the schema is the service name).
 	EnvSchemaPrefix = "DATABASE_SCHEMA_PREFIX"
-	EnvNATSURL      = "NATS_URL"     // external NATS; empty means embedded server
-	EnvHealthyFile  = "HEALTHY_FILE" // liveness file, default HealthyFile
-	EnvLogLevel     = "LOG_LEVEL"    // debug, info, warn, error
-	EnvCountry      = "COUNTRY"      // rental: from ConfigMap rental-region
-	EnvRegion       = "REGION"       // rental: from ConfigMap rental-region
-	EnvConfigDir    = "CONFIG_DIR"   // rental: where the ConfigMap is mounted
+	EnvNATSURL      = "NATS_URL" // external NATS; empty means embedded server
+	// EnvStreamReplicas is the event stream's JetStream replicas: 1 on one
+	// server, 3 on a cluster of three (the AWS stack).
+	EnvStreamReplicas = "STREAM_REPLICAS"
+	EnvHealthyFile    = "HEALTHY_FILE" // liveness file, default HealthyFile
+	EnvLogLevel       = "LOG_LEVEL"    // debug, info, warn, error
+	EnvCountry        = "COUNTRY"      // rental: from ConfigMap rental-region
+	EnvRegion         = "REGION"       // rental: from ConfigMap rental-region
+	EnvConfigDir      = "CONFIG_DIR"   // rental: where the ConfigMap is mounted
 	// EnvShutdownDrain bounds how long a graceful shutdown waits for
 	// in-flight requests and the outbox (a Go duration, default
 	// DefaultShutdownDrain). The deployment's termination grace period

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -49,9 +50,14 @@ func Probe(path string, stderr io.Writer) int {
 type Check func(ctx context.Context) error
 
 // Readiness serves /readyz from named checks, each bounded by a timeout.
+// With Log set it says when a dependency goes and when it comes back
+// (a database failover, a lost JetStream quorum), once each.
 type Readiness struct {
+	Log *slog.Logger
+
 	mu     sync.Mutex
 	checks map[string]Check
+	down   map[string]time.Time // failing checks, since when
 }
 
 // Add registers a check.
@@ -75,12 +81,37 @@ func (r *Readiness) Status(ctx context.Context) map[string]string {
 	failed := map[string]string{}
 	for name, c := range checks {
 		cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-		if err := c(cctx); err != nil {
+		err := c(cctx)
+		cancel()
+		if err != nil {
 			failed[name] = err.Error()
 		}
-		cancel()
+		if ctx.Err() == nil { // a probe that went away says nothing of the dependency
+			r.transition(name, err)
+		}
 	}
 	return failed
+}
+
+func (r *Readiness) transition(name string, err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	since, wasDown := r.down[name]
+	switch {
+	case err != nil && !wasDown:
+		if r.down == nil {
+			r.down = map[string]time.Time{}
+		}
+		r.down[name] = time.Now()
+		if r.Log != nil {
+			r.Log.Warn("dependency unavailable, not ready until it is back", "dependency", name, "err", err)
+		}
+	case err == nil && wasDown:
+		delete(r.down, name)
+		if r.Log != nil {
+			r.Log.Info("dependency available again, ready", "dependency", name, "down", time.Since(since).Round(time.Millisecond).String())
+		}
+	}
 }
 
 // Handler answers 200 when every check passes and 503 with the failures

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -54,5 +55,28 @@ func TestReadiness(t *testing.T) {
 	h.ServeHTTP(rec, httptest.NewRequest("GET", "/readyz", nil))
 	if rec.Code != http.StatusServiceUnavailable || !strings.Contains(rec.Body.String(), "disconnected") {
 		t.Fatalf("status %d body %s", rec.Code, rec.Body)
+	}
+}
+
+// A dependency that goes and comes back is logged twice, not at every
+// probe in between.
+func TestReadinessLogsEachTransitionOnce(t *testing.T) {
+	var logs bytes.Buffer
+	r := Readiness{Log: slog.New(slog.NewTextHandler(&logs, nil))}
+	var failing error
+	r.Add("database", func(context.Context) error { return failing })
+	ctx := context.Background()
+	r.Status(ctx)
+	failing = errors.New("connection refused")
+	for range 3 {
+		r.Status(ctx)
+	}
+	failing = nil
+	r.Status(ctx)
+	r.Status(ctx)
+	lines := strings.Split(strings.TrimSpace(logs.String()), "\n")
+	if len(lines) != 2 || !strings.Contains(lines[0], "dependency unavailable") || !strings.Contains(lines[0], "connection refused") ||
+		!strings.Contains(lines[1], "dependency available again") || !strings.Contains(lines[1], "down=") {
+		t.Fatalf("logs:\n%s", logs.String())
 	}
 }

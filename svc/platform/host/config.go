@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/carrental/carrental/svc/contract"
+	"github.com/carrental/carrental/svc/platform/nats"
 	"github.com/carrental/carrental/svc/platform/overload"
 	"github.com/carrental/carrental/svc/platform/resilience"
 	"github.com/carrental/carrental/svc/platform/sqldb"
@@ -18,19 +19,22 @@ import (
 // Config is one service's runtime configuration, read from the environment
 // (see the README's table). Every key has a default that runs locally.
 type Config struct {
-	Addr        string        // ADDR, default ":8080"
-	AdminAddr   string        // ADMIN_ADDR, default "" (no admin listener)
-	DataDir     string        // DATA_DIR, default "./data"
-	DatabaseURL string        // DATABASE_URL, default "" (embedded SQLite)
-	SchemaPref  string        // DATABASE_SCHEMA_PREFIX, default ""
-	SQLiteSync  string        // SQLITE_SYNCHRONOUS, default normal
-	NATSURL     string        // NATS_URL, default "" (embedded nats-server)
-	HealthyFile string        // HEALTHY_FILE, default /tmp/healthy
-	LogLevel    slog.Level    // LOG_LEVEL, default info
-	Drain       time.Duration // SHUTDOWN_DRAIN, default 10s
-	MaxInFlight int           // MAX_IN_FLIGHT, default overload.DefaultSlots()
-	upstreams   map[contract.Service]string
-	policies    map[string]resilience.Policy // by upstream host:port
+	Addr        string // ADDR, default ":8080"
+	AdminAddr   string // ADMIN_ADDR, default "" (no admin listener)
+	DataDir     string // DATA_DIR, default "./data"
+	DatabaseURL string // DATABASE_URL, default "" (embedded SQLite)
+	SchemaPref  string // DATABASE_SCHEMA_PREFIX, default ""
+	SQLiteSync  string // SQLITE_SYNCHRONOUS, default normal
+	NATSURL     string // NATS_URL, default "" (embedded nats-server)
+	// StreamReplicas is STREAM_REPLICAS, default 1: the event stream's
+	// replicas (3 on a JetStream cluster of three servers).
+	StreamReplicas int
+	HealthyFile    string        // HEALTHY_FILE, default /tmp/healthy
+	LogLevel       slog.Level    // LOG_LEVEL, default info
+	Drain          time.Duration // SHUTDOWN_DRAIN, default 10s
+	MaxInFlight    int           // MAX_IN_FLIGHT, default overload.DefaultSlots()
+	upstreams      map[contract.Service]string
+	policies       map[string]resilience.Policy // by upstream host:port
 	// the resilience profile and layer hosts outside the call graph get
 	resilienceProfile, resilienceLayer string
 	adminLn                            net.Listener // pre-opened admin listener (local runs, tests)
@@ -89,6 +93,9 @@ func LoadConfig(service contract.Service, getenv func(string) string) (Config, e
 	}
 	if cfg.MaxInFlight, err = strconv.Atoi(get(contract.EnvMaxInFlight, strconv.Itoa(overload.DefaultSlots()))); err != nil || cfg.MaxInFlight < 1 {
 		return Config{}, fmt.Errorf("%s=%q: want a whole number of requests, at least 1", contract.EnvMaxInFlight, getenv(contract.EnvMaxInFlight))
+	}
+	if cfg.StreamReplicas, err = strconv.Atoi(get(contract.EnvStreamReplicas, "1")); err != nil || cfg.StreamReplicas < 1 || cfg.StreamReplicas > nats.MaxReplicas {
+		return Config{}, fmt.Errorf("%s=%q: want 1 to %d replicas (at most the JetStream servers there are)", contract.EnvStreamReplicas, getenv(contract.EnvStreamReplicas), nats.MaxReplicas)
 	}
 	if cfg.resilienceProfile, cfg.resilienceLayer, err = resilience.ProfileAndLayer(getenv); err != nil {
 		return Config{}, err

@@ -21,7 +21,6 @@ import (
 	"syscall"
 	"time"
 
-	natsgo "github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -149,6 +148,7 @@ func newProcess(ctx context.Context, spec Spec, cfg Config, getenv func(string) 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	p := &process{spec: spec, cfg: cfg, log: log, registry: reg, limiter: overload.New(cfg.MaxInFlight, overload.DefaultWait)}
+	p.ready.Log = log
 	reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
 		Namespace: "carrental", Subsystem: string(spec.Service), Name: "shed_total",
 		Help: "Requests shed with 503 and Retry-After because the service was at capacity.",
@@ -216,18 +216,13 @@ func (p *process) connectEvents(ctx context.Context) error {
 		url = ns.ClientURL()
 		p.log.Info("embedded nats-server started", "url", url)
 	}
-	nc, js, err := nats.Connect(ctx, url, string(p.spec.Service))
+	nc, js, err := nats.Connect(ctx, url, string(p.spec.Service), p.cfg.StreamReplicas)
 	if err != nil {
 		return err
 	}
 	p.onStop(nc.Close)
 	p.js = js
-	p.ready.Add("nats", func(context.Context) error {
-		if s := nc.Status(); s != natsgo.CONNECTED {
-			return fmt.Errorf("nats connection is %s", s)
-		}
-		return nil
-	})
+	p.ready.Add("nats", nats.StreamAvailable(nc, js))
 	return nil
 }
 

@@ -52,8 +52,9 @@ func StartEmbedded(dir, host string, port int) (*server.Server, error) {
 }
 
 // Connect dials url, retrying while the server comes up, and makes sure the
-// event stream exists.
-func Connect(ctx context.Context, url, name string) (*natsgo.Conn, jetstream.JetStream, error) {
+// event stream exists with the given number of replicas (1 on a single
+// server, 3 or 5 on a JetStream cluster that survives losing servers).
+func Connect(ctx context.Context, url, name string, replicas int) (*natsgo.Conn, jetstream.JetStream, error) {
 	nc, err := natsgo.Connect(url,
 		natsgo.Name(name),
 		natsgo.RetryOnFailedConnect(true),
@@ -68,28 +69,35 @@ func Connect(ctx context.Context, url, name string) (*natsgo.Conn, jetstream.Jet
 		nc.Close()
 		return nil, nil, fmt.Errorf("nats: jetstream: %w", err)
 	}
-	if err := EnsureStream(ctx, js); err != nil {
+	if err := EnsureStream(ctx, js, replicas); err != nil {
 		nc.Close()
 		return nil, nil, err
 	}
 	return nc, js, nil
 }
 
-// EnsureStream creates the stream every event is stored in, or updates it
-// when its configuration changed.
+// EnsureStream creates the stream every event is stored in, kept on
+// replicas servers, or updates it when its configuration changed (a
+// stream created with one replica grows to three when the cluster does).
+// The consumers inherit the stream's replica count, so they survive the
+// loss of a server as the stream does.
 //
 // It creates first and updates only on a conflict: six services start at
 // once, and a create with an identical configuration is a no-op on the
 // server, while an update rewrites the stream's store configuration even when
 // nothing changed, which nats-server 2.15 does without holding the lock its
 // consumer creation reads it under (a data race the race detector reports).
-func EnsureStream(ctx context.Context, js jetstream.JetStream) error {
+func EnsureStream(ctx context.Context, js jetstream.JetStream, replicas int) error {
+	if replicas < 1 || replicas > MaxReplicas {
+		return fmt.Errorf("nats: stream %s: %d replicas, want 1 to %d", event.Stream, replicas, MaxReplicas)
+	}
 	cfg := jetstream.StreamConfig{
 		Name:       event.Stream,
 		Subjects:   []string{event.SubjectPrefix + ".>"},
 		Storage:    jetstream.FileStorage,
 		Retention:  jetstream.LimitsPolicy,
 		Duplicates: DuplicateWindow,
+		Replicas:   replicas,
 	}
 	var err error
 	for attempt := 0; attempt < 40; attempt++ {
@@ -109,6 +117,50 @@ func EnsureStream(ctx context.Context, js jetstream.JetStream) error {
 	}
 	if err != nil {
 		return fmt.Errorf("nats: stream %s: %w", event.Stream, err)
+	}
+	return nil
+}
+
+// MaxReplicas is JetStream's limit on a stream's replicas.
+const MaxReplicas = 5
+
+// StreamAvailable is a readiness check: the event stream has a leader and
+// a quorum of its replicas is current, so what is published now is
+// stored. Losing one server of three keeps the service ready (the client
+// reconnects to another, the stream elects a new leader); losing two does
+// not: a leader cut off from its followers still answers stream info, so
+// the check counts the replicas it reports instead of trusting the answer.
+func StreamAvailable(nc *natsgo.Conn, js jetstream.JetStream) func(context.Context) error {
+	return func(ctx context.Context) error {
+		if s := nc.Status(); s != natsgo.CONNECTED {
+			return fmt.Errorf("nats connection is %s", s)
+		}
+		stream, err := js.Stream(ctx, event.Stream)
+		if err != nil {
+			return fmt.Errorf("nats: stream %s unavailable: %w", event.Stream, err)
+		}
+		return quorum(stream.CachedInfo())
+	}
+}
+
+// quorum is nil when a majority of the stream's replicas, its leader
+// among them, are up and current.
+func quorum(info *jetstream.StreamInfo) error {
+	want := info.Config.Replicas
+	if want <= 1 || info.Cluster == nil {
+		return nil // one server: it answered
+	}
+	if info.Cluster.Leader == "" {
+		return fmt.Errorf("nats: stream %s has no leader", event.Stream)
+	}
+	up := 1
+	for _, r := range info.Cluster.Replicas {
+		if r.Current && !r.Offline {
+			up++
+		}
+	}
+	if up < want/2+1 {
+		return fmt.Errorf("nats: stream %s has %d of %d replicas current, no quorum", event.Stream, up, want)
 	}
 	return nil
 }

@@ -67,7 +67,7 @@ func TestOutboxToConsumer(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			ctx := context.Background()
 			url := start(t)
-			nc, js, err := nats.Connect(ctx, url, "test")
+			nc, js, err := nats.Connect(ctx, url, "test", 1)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -130,7 +130,7 @@ func TestOutboxToConsumer(t *testing.T) {
 
 func TestUnreadableEventDoesNotBlockTheConsumer(t *testing.T) {
 	ctx := context.Background()
-	nc, js, err := nats.Connect(ctx, natstest.Embedded(t), "test")
+	nc, js, err := nats.Connect(ctx, natstest.Embedded(t), "test", 1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -159,7 +159,7 @@ func TestConsumerWorksOnOldServers(t *testing.T) {
 	// Debian's nats-server 2.9 takes one filter subject per consumer; the
 	// fallback must still deliver only the wanted types, in order.
 	ctx := context.Background()
-	nc, js, err := nats.Connect(ctx, natstest.Process(t), "test")
+	nc, js, err := nats.Connect(ctx, natstest.Process(t), "test", 1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -190,7 +190,7 @@ func TestConsumerWorksOnOldServers(t *testing.T) {
 
 func TestEnsureStreamKeepsAnIdenticalStreamAndUpdatesAChangedOne(t *testing.T) {
 	ctx := context.Background()
-	nc, js, err := nats.Connect(ctx, natstest.Embedded(t), "test")
+	nc, js, err := nats.Connect(ctx, natstest.Embedded(t), "test", 1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -208,7 +208,7 @@ func TestEnsureStreamKeepsAnIdenticalStreamAndUpdatesAChangedOne(t *testing.T) {
 		t.Fatal(err)
 	}
 	for range 2 {
-		if err := nats.EnsureStream(ctx, js); err != nil {
+		if err := nats.EnsureStream(ctx, js, 1); err != nil {
 			t.Fatal(err)
 		}
 		info, err := js.Stream(ctx, event.Stream)
@@ -233,7 +233,7 @@ func TestServicesStartingTogetherShareOneStream(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			nc, js, err := nats.Connect(ctx, url, "test")
+			nc, js, err := nats.Connect(ctx, url, "test", 1)
 			if err != nil {
 				errs <- err
 				return
@@ -255,5 +255,113 @@ func TestServicesStartingTogetherShareOneStream(t *testing.T) {
 	close(errs)
 	for err := range errs {
 		t.Error(err)
+	}
+}
+
+// On a JetStream cluster of three the stream and its consumers keep three
+// replicas: losing one server leaves the service ready and every
+// published event consumed once; losing a second (no quorum) makes it
+// unready instead of silently accepting what cannot be stored.
+func TestStreamOnThreeServersSurvivesOneLossAndReportsLostQuorum(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	servers := natstest.Cluster(t, 3)
+	nc, js, err := nats.Connect(ctx, natstest.URLs(servers), "test", 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	stream, err := js.Stream(ctx, event.Stream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info := stream.CachedInfo()
+	if info.Config.Replicas != 3 || info.Cluster == nil || len(info.Cluster.Replicas) != 2 {
+		t.Fatalf("stream replicas %d, cluster %+v: want 3 (a leader and 2 followers)", info.Config.Replicas, info.Cluster)
+	}
+	c := newCollector()
+	stop, err := nats.Consume(ctx, js, nats.Consumer{Durable: "quorum", Types: []event.Type{event.CarRegistered}, Handle: c.handle}, quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	ready := nats.StreamAvailable(nc, js)
+	publish := func() string {
+		t.Helper()
+		evt, _ := event.New("management", event.CarRegistered, "car01", event.Car{CarNo: "car01"}, time.Now())
+		body, _ := jsonOf(evt)
+		for {
+			err := nats.Publisher{JS: js}.Publish(ctx, evt.Subject(), evt.ID, body)
+			if err == nil {
+				return evt.ID
+			}
+			if ctx.Err() != nil {
+				t.Fatalf("publish %s: %v", evt.ID, err)
+			}
+			time.Sleep(100 * time.Millisecond) // a new leader is being elected
+		}
+	}
+	before := publish()
+	c.wait(t, 1)
+
+	// Lose the stream's leader: the worst single loss.
+	leader := info.Cluster.Leader
+	for _, s := range servers {
+		if s.Name() == leader {
+			s.Shutdown()
+		}
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		check, cancel := context.WithTimeout(ctx, 2*time.Second)
+		err := ready(check)
+		cancel()
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("still unready 30s after losing one server of three: %v", err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	after := publish()
+	if got := c.wait(t, 1); len(got) != 2 || got[0] != before || got[1] != after {
+		t.Fatalf("applied %v, want [%s %s]", got, before, after)
+	}
+
+	// Lose a second server: no quorum, so not ready.
+	for _, s := range servers {
+		if s.Name() != leader && s.Running() {
+			s.Shutdown()
+			break
+		}
+	}
+	deadline = time.Now().Add(30 * time.Second)
+	for {
+		check, cancel := context.WithTimeout(ctx, 2*time.Second)
+		err := ready(check)
+		cancel()
+		if err != nil {
+			t.Logf("two of three servers lost: %v", err)
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("still ready 30s after losing two servers of three")
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+func TestEnsureStreamRefusesAReplicaCountJetStreamCannotHave(t *testing.T) {
+	ctx := context.Background()
+	nc, js, err := nats.Connect(ctx, natstest.Embedded(t), "test", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	for _, n := range []int{0, 6} {
+		if err := nats.EnsureStream(ctx, js, n); err == nil {
+			t.Errorf("%d replicas accepted", n)
+		}
 	}
 }

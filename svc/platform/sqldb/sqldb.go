@@ -162,9 +162,18 @@ func openPostgres(ctx context.Context, cfg Config) (*DB, error) {
 		return nil, fmt.Errorf("postgres: create schema %s: %w", schema, err)
 	}
 	pc.RuntimeParams["search_path"] = schema
+	// After an RDS failover the endpoint's name points at the standby: a
+	// broken connection fails with driver.ErrBadConn, which database/sql
+	// answers by dialling again (and by retrying the statement only when
+	// nothing of it reached the server), so no statement runs twice. A
+	// dial must not hang on the old primary's address.
+	if pc.ConnectTimeout == 0 {
+		pc.ConnectTimeout = 5 * time.Second
+	}
 	db := stdlib.OpenDB(*pc)
 	db.SetMaxOpenConns(10)
 	db.SetConnMaxIdleTime(5 * time.Minute)
+	db.SetConnMaxLifetime(30 * time.Minute)
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("postgres %s: %w", redact(cfg.DatabaseURL), err)

@@ -168,4 +168,4 @@ func reservationBody(resrvNo, carNo, custNo, paymtNo string) string {
 }
 
 // Names lists the experiments Run knows, in the order `all` runs them.
-var Names = []string{"story", "networkpolicy", "liveness", "configmap", "rollout", "autoscale", "breaker", "retry", "podkill"}
+var Names = []string{"story", "networkpolicy", "liveness", "configmap", "rollout", "autoscale", "breaker", "retry", "podkill", "busloss"}

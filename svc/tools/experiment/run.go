@@ -38,6 +38,7 @@ type Options struct {
 	AutoscaleFor, Settle   time.Duration
 	RetryReservations      int
 	PodKillFor, BreakerFor time.Duration
+	BusLossFor             time.Duration
 	BreakerUsers           int
 }
 
@@ -66,6 +67,7 @@ func (o *Options) defaults(e *Env) {
 	def(&o.Settle, 7*time.Minute)
 	defInt(&o.RetryReservations, 40)
 	def(&o.PodKillFor, 20*time.Second)
+	def(&o.BusLossFor, 90*time.Second)
 	def(&o.BreakerFor, 30*time.Second)
 	defInt(&o.BreakerUsers, 20)
 }
@@ -103,6 +105,8 @@ func Run(ctx context.Context, e *Env, names []string, o Options) ([]Result, erro
 			r = e.Rollout(ctx, contract.Management, o.RolloutHow, o.Rollout)
 		case "podkill":
 			r = e.PodKill(ctx, contract.Reservation, o.PodKillFor)
+		case "busloss":
+			r = e.BusLoss(ctx, contract.Management, o.BusLossFor)
 		default:
 			return out, fmt.Errorf("no experiment %q (want one of %v, or all)", n, Names)
 		}

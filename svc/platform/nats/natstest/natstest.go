@@ -6,13 +6,17 @@ package natstest
 import (
 	"fmt"
 	"net"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime/debug"
+	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
 
 	"github.com/carrental/carrental/svc/platform/nats"
 )
@@ -116,4 +120,67 @@ func freePort(t testing.TB) int {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port
+}
+
+// Cluster starts n in-process JetStream servers routed into one cluster,
+// each on free loopback ports, and returns them once JetStream has a meta
+// leader. A test stops one with Shutdown to see what losing it costs.
+func Cluster(t testing.TB, n int) []*server.Server {
+	t.Helper()
+	clusterPorts := make([]int, n)
+	for i := range clusterPorts {
+		clusterPorts[i] = freePort(t)
+	}
+	var routes []*url.URL
+	for _, p := range clusterPorts {
+		routes = append(routes, &url.URL{Scheme: "nats", Host: fmt.Sprintf("127.0.0.1:%d", p)})
+	}
+	servers := make([]*server.Server, n)
+	for i := range servers {
+		ns, err := server.NewServer(&server.Options{
+			ServerName: fmt.Sprintf("n%d", i),
+			Host:       "127.0.0.1",
+			Port:       -1,
+			JetStream:  true,
+			StoreDir:   t.TempDir(),
+			Cluster:    server.ClusterOpts{Name: "test", Host: "127.0.0.1", Port: clusterPorts[i]},
+			Routes:     routes,
+			NoSigs:     true,
+			NoLog:      true,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		go ns.Start()
+		t.Cleanup(func() { ns.Shutdown(); ns.WaitForShutdown() })
+		servers[i] = ns
+	}
+	start := time.Now()
+	deadline := start.Add(60 * time.Second)
+	for {
+		leader := false
+		for _, s := range servers {
+			if s.JetStreamIsLeader() {
+				leader = true
+			}
+		}
+		if leader {
+			t.Logf("a JetStream cluster of %d elected its meta leader in %s", n, time.Since(start).Round(time.Millisecond))
+			return servers
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("a JetStream cluster of %d elected no meta leader in 60s", n)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// URLs is every client URL of servers, the way a client is given a
+// cluster (it reconnects to another when one goes).
+func URLs(servers []*server.Server) string {
+	urls := make([]string, len(servers))
+	for i, s := range servers {
+		urls[i] = s.ClientURL()
+	}
+	return strings.Join(urls, ",")
 }

@@ -1,0 +1,47 @@
+package host
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/carrental/carrental/svc/contract"
+)
+
+func TestLoadConfigDefaultsRunLocally(t *testing.T) {
+	cfg, err := LoadConfig(contract.Reservation, func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.StreamReplicas != 1 || cfg.NATSURL != "" || cfg.DatabaseURL != "" || cfg.MaxInFlight < 1 {
+		t.Fatalf("defaults %+v", cfg)
+	}
+}
+
+func TestLoadConfigReadsTheStreamReplicas(t *testing.T) {
+	cfg, err := LoadConfig(contract.Reservation, env(map[string]string{contract.EnvStreamReplicas: "3"}))
+	if err != nil || cfg.StreamReplicas != 3 {
+		t.Fatalf("replicas %d, %v", cfg.StreamReplicas, err)
+	}
+}
+
+// A bad value stops the service at start with the key's name, never a
+// silent default.
+func TestLoadConfigRefusesBadValuesNamingTheKey(t *testing.T) {
+	for _, c := range []struct{ key, value string }{
+		{contract.EnvStreamReplicas, "0"},
+		{contract.EnvStreamReplicas, "6"},
+		{contract.EnvStreamReplicas, "three"},
+		{contract.EnvMaxInFlight, "0"},
+		{contract.EnvSQLiteSync, "off"},
+		{contract.EnvLogLevel, "loud"},
+		{contract.EnvShutdownDrain, "-1s"},
+		{contract.EnvURL(contract.Payment), "ftp://payment"},
+	} {
+		_, err := LoadConfig(contract.Reservation, env(map[string]string{c.key: c.value}))
+		if err == nil || !strings.Contains(err.Error(), c.key) {
+			t.Errorf("%s=%q: error %v, want one naming %s", c.key, c.value, err, c.key)
+		}
+	}
+}
+
+func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
