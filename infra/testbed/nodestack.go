@@ -60,9 +60,11 @@ func (n *Node) ContainerdSocket() string { return n.socket() }
 // window so a test sees the way back down.
 //
 // Two cores hold the write-up's 200m CPU request of about nine pods
-// besides the add-ons, so management keeps the write-up's two pods (and
-// room to scale) and the other five start at one: the AWS default of two
-// each would leave pods Pending here.
+// besides the add-ons, so management keeps the write-up's autoscaler (two
+// pods, room to scale) and the other five stay at one pod each (their
+// autoscalers pinned at 1–1): the AWS default of two each would leave pods
+// Pending here, and a gateway scaling out under the experiments' load
+// would take the CPU management's own scale-up and rollout need.
 func (n *Node) NodeStackConfig(imageTag string) (map[string]string, error) {
 	istio, metrics, err := OfflineCharts()
 	if err != nil {
@@ -86,6 +88,7 @@ func (n *Node) NodeStackConfig(imageTag string) (map[string]string, error) {
 	for _, s := range contract.Services() {
 		if s != contract.Management {
 			cfg["carrental:autoscaling."+string(s)+".minReplicas"] = "1"
+			cfg["carrental:autoscaling."+string(s)+".maxReplicas"] = "1"
 		}
 	}
 	return cfg, nil

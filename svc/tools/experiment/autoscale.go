@@ -58,7 +58,7 @@ func (e *Env) Autoscale(ctx context.Context, users int, loadFor, settle time.Dur
 		return r.fail(e, "%v", err)
 	}
 	start = time.Now()
-	load := e.startLoad(ctx, users, "GET", "/carManagements/"+car+"/quote?from=20200801&to=20200831&samples=20000", "")
+	load := e.startLoad(ctx, users, 0, "GET", "/carManagements/"+car+"/quote?from=20200801&to=20200831&samples=20000", "")
 	err = eventually(ctx, loadFor, 5*time.Second, func() error {
 		n, err := sample("load")
 		if err != nil {

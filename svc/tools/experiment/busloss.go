@@ -11,6 +11,11 @@ import (
 	"github.com/carrental/carrental/svc/contract"
 )
 
+// busLossRate paces the bookings: a steady stream, not a siege that would
+// grow management past what a small node holds (the budget then counts
+// the unschedulable pods as missing and no eviction is allowed).
+const busLossRate = 10
+
 // BusNamespace and BusSelector find the JetStream servers (natsMode
 // statefulset).
 const (
@@ -29,12 +34,17 @@ const (
 // one payment, and the cars' state, fed by events, converge.
 func (e *Env) BusLoss(ctx context.Context, drained contract.Service, duration time.Duration) Result {
 	r := e.start("busloss", fmt.Sprintf("kill a JetStream server, then evict the %s pods one by one, during %s of reservations", drained, duration))
+	// The budget counts the pods the Deployment wants: a drain starts from
+	// a settled one, as an operator's would.
+	if err := e.settled(ctx, drained); err != nil {
+		return r.fail(e, "not settled before the drain: %v", err)
+	}
 	var (
 		server    string
 		serverAt  time.Time
 		streamErr error
 	)
-	stream, err := e.bookDuring(ctx, "bus", duration, func() error {
+	stream, err := e.bookDuring(ctx, "bus", duration, busLossRate, func() error {
 		servers, err := e.Kube.CoreV1().Pods(BusNamespace).List(ctx, metav1.ListOptions{LabelSelector: BusSelector})
 		if err != nil {
 			return err

@@ -29,7 +29,7 @@ func (e *Env) Liveness(ctx context.Context, s contract.Service) Result {
 		return r.fail(e, "register a car to read: %v", err)
 	}
 	r.logf(e, "%d pods of %s, restarts %v; steady load: GET /carManagements/%s, 4 users", len(pods), s, before, car)
-	load := e.startLoad(ctx, 4, "GET", "/carManagements/"+car, "")
+	load := e.startLoad(ctx, 4, SteadyRate, "GET", "/carManagements/"+car, "")
 	time.Sleep(2 * time.Second)
 
 	start := time.Now()

@@ -18,14 +18,22 @@ type background struct {
 	done   chan loadgen.Summary
 }
 
+// SteadyRate is the pace of the traffic an experiment watches while it
+// disrupts something (a liveness restart, a rollout): enough to see any
+// failed request, little enough not to make the autoscaler grow the
+// service past what a small node holds, which would leave a rollout's
+// extra pod nowhere to run.
+const SteadyRate = 200
+
 // startLoad sends requests to the gateway with concurrency users until
-// stop; the summary is printed when it stops.
-func (e *Env) startLoad(ctx context.Context, concurrency int, method, path, body string) *background {
+// stop, at rate requests per second (0: siege's closed loop); the summary
+// is printed when it stops.
+func (e *Env) startLoad(ctx context.Context, concurrency, rate int, method, path, body string) *background {
 	ctx, cancel := context.WithCancel(ctx)
 	b := &background{cancel: cancel, done: make(chan loadgen.Summary, 1)}
 	go func() {
 		s, err := loadgen.Run(ctx, loadgen.Options{
-			Concurrency: concurrency, Duration: time.Hour, Timeout: 10 * time.Second,
+			Concurrency: concurrency, Rate: rate, Duration: time.Hour, Timeout: 10 * time.Second,
 			Method: method, URL: e.Gateway + path, Body: []byte(body), ContentType: "application/json",
 		}, io.Discard)
 		if err != nil {

@@ -21,7 +21,7 @@ func (e *Env) PodKill(ctx context.Context, s contract.Service, duration time.Dur
 	r := e.start("podkill", fmt.Sprintf("kill -9 a %s pod during %s of reservations", s, duration))
 	var victim podRef
 	var killedAt time.Time
-	stream, err := e.bookDuring(ctx, "kill", duration, func() error {
+	stream, err := e.bookDuring(ctx, "kill", duration, 0, func() error {
 		pods, err := e.pods(ctx, s)
 		if err != nil || len(pods) == 0 {
 			return fmt.Errorf("no %s pod (%v)", s, err)
@@ -102,9 +102,10 @@ func (s bookingStream) String() string {
 }
 
 // bookDuring runs four clients that each register a car and reserve it,
-// over and over; a third of duration in it calls disrupt, and the stream
-// goes on until both duration is over and disrupt has returned.
-func (e *Env) bookDuring(ctx context.Context, tag string, duration time.Duration, disrupt func() error) (bookingStream, error) {
+// over and over (rate bookings per second in all; 0: each client again as
+// soon as answered); a third of duration in it calls disrupt, and the
+// stream goes on until both duration is over and disrupt has returned.
+func (e *Env) bookDuring(ctx context.Context, tag string, duration time.Duration, rate int, disrupt func() error) (bookingStream, error) {
 	var (
 		mu  sync.Mutex
 		out = bookingStream{counts: map[int]int{}}
@@ -124,9 +125,22 @@ func (e *Env) bookDuring(ctx context.Context, tag string, duration time.Duration
 		}
 		stopStream()
 	}()
+	var tick <-chan time.Time
+	if rate > 0 {
+		t := time.NewTicker(time.Second / time.Duration(rate))
+		defer t.Stop()
+		tick = t.C
+	}
 	for w := 0; w < 4; w++ {
 		wg.Go(func() {
 			for streamCtx.Err() == nil {
+				if tick != nil {
+					select {
+					case <-tick:
+					case <-streamCtx.Done():
+						return
+					}
+				}
 				mu.Lock()
 				i := out.total
 				out.total++

@@ -16,16 +16,9 @@ import (
 // the service's drain and maxUnavailable 0 should make it zero.
 func (e *Env) Rollout(ctx context.Context, s contract.Service, how string, update func(ctx context.Context) error) Result {
 	r := e.start("rollout", fmt.Sprintf("rolling update of %s (%s) under load", s, how))
-	// Start from a settled Deployment: every wanted pod running. (With
-	// maxUnavailable 0 a rollout needs room for one more pod; a cluster
-	// that cannot schedule the replicas it has cannot roll them either.)
-	if err := eventually(ctx, 5*time.Minute, 5*time.Second, func() error {
-		want, readyN, _, err := e.deploymentReplicas(ctx, s)
-		if err != nil || readyN < want {
-			return fmt.Errorf("%s: %d of %d ready (%v)", s, readyN, want, err)
-		}
-		return nil
-	}); err != nil {
+	// With maxUnavailable 0 a rollout needs room for one more pod; a
+	// cluster that cannot schedule the replicas it has cannot roll them.
+	if err := e.settled(ctx, s); err != nil {
 		return r.fail(e, "not settled before the rollout: %v", err)
 	}
 	car := "roll-" + e.RunID
@@ -41,7 +34,7 @@ func (e *Env) Rollout(ctx context.Context, s contract.Service, how string, updat
 		return r.fail(e, "%v", err)
 	}
 	generation := d.Generation
-	load := e.startLoad(ctx, 4, "GET", "/carManagements/"+car, "")
+	load := e.startLoad(ctx, 4, SteadyRate, "GET", "/carManagements/"+car, "")
 	time.Sleep(2 * time.Second)
 	start := time.Now()
 	if err := update(ctx); err != nil {
@@ -86,4 +79,17 @@ func (e *Env) Rollout(ctx context.Context, s contract.Service, how string, updat
 		return r.fail(e, "%d of %d requests failed during the rollout (%s)", f, sum.Transactions, codes(sum))
 	}
 	return r.pass(e, "%d pods replaced in %s, 0 of %d requests failed", len(before), took.Round(time.Second), sum.Transactions)
+}
+
+// settled waits until every pod the Deployment of s wants is Ready (after
+// an autoscaler's scale-up the pods beyond what the node holds stay
+// Pending until it scales back down).
+func (e *Env) settled(ctx context.Context, s contract.Service) error {
+	return eventually(ctx, 5*time.Minute, 5*time.Second, func() error {
+		want, readyN, _, err := e.deploymentReplicas(ctx, s)
+		if err != nil || readyN < want {
+			return fmt.Errorf("%s: %d of %d ready (%v)", s, readyN, want, err)
+		}
+		return nil
+	})
 }

@@ -26,6 +26,11 @@ type Options struct {
 	Concurrency int           // -c: simulated users
 	Duration    time.Duration // -t: how long (siege's -t30S is 30s here)
 	Reps        int           // -r: requests per user; with -t, whichever ends first
+	// Rate is requests per second from all users together (-rate); 0 is
+	// siege's closed loop, each user firing again as soon as answered.
+	// Steady traffic that must not itself overload what it watches (a
+	// rollout, a drain) is paced.
+	Rate        int
 	Timeout     time.Duration // per request
 	Verbose     bool          // -v: one line per response
 	Method      string
@@ -45,11 +50,12 @@ func ParseArgs(args []string, stderr io.Writer) (Options, error) {
 	fs.IntVar(&o.Concurrency, "c", 10, "concurrent users")
 	fs.DurationVar(&o.Duration, "t", 0, "duration, e.g. 30s (0: until -r is reached)")
 	fs.IntVar(&o.Reps, "r", 0, "repetitions per user (0: until -t is reached)")
+	fs.IntVar(&o.Rate, "rate", 0, "requests per second from all users (0: each user fires again at once, like siege)")
 	fs.DurationVar(&o.Timeout, "timeout", 30*time.Second, "per-request timeout")
 	fs.BoolVar(&o.Verbose, "v", false, "print one line per response")
 	fs.StringVar(&o.ContentType, "content-type", "application/json", "Content-Type of the body")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: load [-c N] [-t DURATION] [-r N] [-v] [METHOD] URL [BODY]")
+		fmt.Fprintln(stderr, "usage: load [-c N] [-t DURATION] [-r N] [-rate N] [-v] [METHOD] URL [BODY]")
 		fmt.Fprintln(stderr, "{{n}} in URL or BODY becomes each request's sequence number.")
 		fs.PrintDefaults()
 	}
@@ -88,8 +94,8 @@ func (o Options) validate() error {
 	if o.Duration <= 0 && o.Reps <= 0 {
 		return errors.New("give -t DURATION or -r REPETITIONS (a run must end by itself)")
 	}
-	if o.Duration < 0 || o.Reps < 0 || o.Timeout <= 0 {
-		return errors.New("-t, -r and -timeout must be positive")
+	if o.Duration < 0 || o.Reps < 0 || o.Timeout <= 0 || o.Rate < 0 {
+		return errors.New("-t, -r, -rate and -timeout must be positive")
 	}
 	if !strings.HasPrefix(o.URL, "http://") && !strings.HasPrefix(o.URL, "https://") {
 		return fmt.Errorf("URL %q: want http:// or https://", o.URL)
@@ -133,7 +139,10 @@ func Run(ctx context.Context, o Options, out io.Writer) (Summary, error) {
 	total := uint64(o.Reps) * users
 	// Rate 0 with a fixed worker pool is siege's closed loop: each user
 	// fires again as soon as its previous response arrived.
-	pacer := closedLoop{total: total}
+	var pacer vegeta.Pacer = closedLoop{total: total}
+	if o.Rate > 0 {
+		pacer = paced{ConstantPacer: vegeta.ConstantPacer{Freq: o.Rate, Per: time.Second}, total: total}
+	}
 	go func() { <-ctx.Done(); attacker.Stop() }()
 
 	var m vegeta.Metrics
@@ -194,6 +203,20 @@ func (c closedLoop) Pace(_ time.Duration, hits uint64) (time.Duration, bool) {
 }
 
 func (closedLoop) Rate(time.Duration) float64 { return 0 }
+
+// paced spreads hits evenly at a constant rate and stops after total
+// hits (0: never).
+type paced struct {
+	vegeta.ConstantPacer
+	total uint64
+}
+
+func (p paced) Pace(elapsed time.Duration, hits uint64) (time.Duration, bool) {
+	if p.total > 0 && hits >= p.total {
+		return 0, true
+	}
+	return p.ConstantPacer.Pace(elapsed, hits)
+}
 
 // Write prints the summary in siege's shape.
 func (s Summary) Write(w io.Writer) {

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 func TestParseArgsSiegeStyle(t *testing.T) {
@@ -94,5 +95,28 @@ func TestPlaceholderMakesEachRequestDistinct(t *testing.T) {
 	}
 	if seen[`/cars/7 {"carNo":"c7"}`] != 1 {
 		t.Fatalf("URL and body numbered apart: %v", seen)
+	}
+}
+
+// A paced run spreads its requests over time instead of firing them as
+// fast as the server answers: 40 requests at 100/s take about 0.4s, where
+// the closed loop sends them in a few milliseconds.
+func TestRatePacesTheRequests(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	defer srv.Close()
+	o := Options{Concurrency: 4, Reps: 10, Rate: 100, Timeout: 5e9, Method: "GET", URL: srv.URL}
+	s, err := Run(context.Background(), o, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Transactions != 40 {
+		t.Fatalf("transactions %d, want 40", s.Transactions)
+	}
+	// The 40th request leaves 390ms after the first at 100/s.
+	if s.Elapsed < 300*time.Millisecond {
+		t.Fatalf("40 requests at 100/s took %s: not paced", s.Elapsed)
+	}
+	if _, err := ParseArgs([]string{"-rate", "-5", "-t", "1s", "http://x"}, io.Discard); err == nil {
+		t.Error("-rate -5 accepted")
 	}
 }
