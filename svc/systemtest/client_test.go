@@ -10,7 +10,8 @@ import (
 	"time"
 )
 
-// api is a tiny JSON client for the tests.
+// api is a tiny JSON client for the tests; every exchange is held to the
+// public OpenAPI document (contract_test.go).
 type api struct {
 	t    testing.TB
 	base string
@@ -18,7 +19,7 @@ type api struct {
 }
 
 func newAPI(t testing.TB, base string) *api {
-	return &api{t: t, base: base, http: &http.Client{Timeout: 15 * time.Second}}
+	return &api{t: t, base: base, http: &http.Client{Timeout: 15 * time.Second, Transport: newContractChecker(t, http.DefaultTransport)}}
 }
 
 type reply struct {

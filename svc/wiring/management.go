@@ -18,6 +18,7 @@ func Management() host.Spec {
 		Service:    contract.Management,
 		Migrations: sqlstore.Migrations,
 		Events:     true,
+		API:        management.API(),
 		Build: func(_ context.Context, d *host.Deps) (*host.Built, error) {
 			store := sqlstore.Store{DB: d.DB}
 			svc := management.NewService(store, d.Now, d.Relay.Notify)

@@ -15,6 +15,7 @@ func Payment() host.Spec {
 		Service:    contract.Payment,
 		Migrations: sqlstore.Migrations,
 		Events:     true,
+		API:        payment.API(),
 		Build: func(_ context.Context, d *host.Deps) (*host.Built, error) {
 			svc := payment.NewService(sqlstore.Store{DB: d.DB}, d.Now, d.Relay.Notify)
 			return &host.Built{Handler: payment.MakeHandler(payment.MakeEndpoints(svc, d.Log, d.Metrics))}, nil

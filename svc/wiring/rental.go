@@ -20,6 +20,7 @@ func Rental() host.Spec {
 		Service:    contract.Rental,
 		Migrations: sqlstore.Migrations,
 		Events:     true,
+		API:        rental.API(),
 		Build: func(_ context.Context, d *host.Deps) (*host.Built, error) {
 			dir := d.Getenv(contract.EnvConfigDir)
 			if dir == "" {

@@ -16,6 +16,7 @@ func Reservation() host.Spec {
 		Service:    contract.Reservation,
 		Migrations: sqlstore.Migrations,
 		Events:     true,
+		API:        reservation.API(),
 		Build: func(_ context.Context, d *host.Deps) (*host.Built, error) {
 			cars := reservation.NewHTTPCars(d.HTTP, d.Config.Upstream(contract.Management))
 			payments := reservation.NewHTTPPayments(d.HTTP, d.Config.Upstream(contract.Payment))

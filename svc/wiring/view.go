@@ -16,6 +16,7 @@ func View() host.Spec {
 		Service:    contract.View,
 		Migrations: sqlstore.Migrations,
 		Events:     true,
+		API:        view.API(),
 		Build: func(_ context.Context, d *host.Deps) (*host.Built, error) {
 			store := sqlstore.Store{DB: d.DB}
 			return &host.Built{

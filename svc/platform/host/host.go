@@ -32,6 +32,7 @@ import (
 	"github.com/carrental/carrental/svc/platform/health"
 	"github.com/carrental/carrental/svc/platform/httpx"
 	"github.com/carrental/carrental/svc/platform/nats"
+	"github.com/carrental/carrental/svc/platform/openapi"
 	"github.com/carrental/carrental/svc/platform/outbox"
 	"github.com/carrental/carrental/svc/platform/overload"
 	"github.com/carrental/carrental/svc/platform/resilience"
@@ -43,7 +44,10 @@ type Spec struct {
 	Service    contract.Service
 	Migrations fs.FS // the service's migrations; nil when it keeps no data
 	Events     bool  // whether it publishes or consumes events
-	Build      func(ctx context.Context, d *Deps) (*Built, error)
+	// API is what the service's handler routes, served as an OpenAPI
+	// document at /openapi.json (the gateway's: the public API).
+	API   []openapi.Op
+	Build func(ctx context.Context, d *Deps) (*Built, error)
 }
 
 // Deps are what the runtime hands a service to build itself from.
@@ -295,8 +299,17 @@ func (p *process) startAdmin(context.Context) error {
 
 // routes are the service's own routes behind the fault injector, and the
 // endpoints every service serves.
-func (p *process) routes() http.Handler {
+func (p *process) routes() (http.Handler, error) {
 	mux := httpx.NewRouter()
+	doc, err := openapi.Document("carrental "+string(p.spec.Service), openapi.Version, p.spec.API)
+	if err != nil {
+		return nil, err
+	}
+	api, err := openapi.Handler(doc)
+	if err != nil {
+		return nil, err
+	}
+	mux.Handle("GET "+openapi.Path, api)
 	mux.HandleFunc("GET "+contract.PathHealthz, func(w http.ResponseWriter, _ *http.Request) {
 		httpx.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
@@ -306,11 +319,15 @@ func (p *process) routes() http.Handler {
 		// Capacity first: a request that is shed costs nothing further.
 		mux.Handle("/", p.limiter.Middleware(p.faults.Middleware(p.built.Handler)))
 	}
-	return mux
+	return mux, nil
 }
 
 // serve marks the service live and serves until ctx is done, then drains.
 func (p *process) serve(ctx context.Context, ln net.Listener) error {
+	routes, err := p.routes()
+	if err != nil {
+		return err
+	}
 	if err := health.MarkLive(p.cfg.HealthyFile); err != nil {
 		return err
 	}
@@ -319,7 +336,7 @@ func (p *process) serve(ctx context.Context, ln net.Listener) error {
 	if p.cfg.onServing != nil {
 		p.cfg.onServing()
 	}
-	err := httpx.Serve(ctx, ln, p.routes(), p.cfg.Drain)
+	err = httpx.Serve(ctx, ln, routes, p.cfg.Drain)
 	if err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("serve: %w", err)
 	}
