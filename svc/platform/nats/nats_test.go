@@ -311,6 +311,7 @@ func TestStreamOnThreeServersSurvivesOneLossAndReportsLostQuorum(t *testing.T) {
 			s.Shutdown()
 		}
 	}
+	lost := time.Now()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		check, cancel := context.WithTimeout(ctx, 2*time.Second)
@@ -324,10 +325,12 @@ func TestStreamOnThreeServersSurvivesOneLossAndReportsLostQuorum(t *testing.T) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
+	t.Logf("the stream's leader lost: ready %s later", time.Since(lost).Round(time.Millisecond))
 	after := publish()
 	if got := c.wait(t, 1); len(got) != 2 || got[0] != before || got[1] != after {
 		t.Fatalf("applied %v, want [%s %s]", got, before, after)
 	}
+	t.Logf("the stream's leader lost: an event published and consumed %s later", time.Since(lost).Round(time.Millisecond))
 
 	// Lose a second server: no quorum, so not ready.
 	for _, s := range servers {
@@ -336,13 +339,14 @@ func TestStreamOnThreeServersSurvivesOneLossAndReportsLostQuorum(t *testing.T) {
 			break
 		}
 	}
+	lost = time.Now()
 	deadline = time.Now().Add(30 * time.Second)
 	for {
 		check, cancel := context.WithTimeout(ctx, 2*time.Second)
 		err := ready(check)
 		cancel()
 		if err != nil {
-			t.Logf("two of three servers lost: %v", err)
+			t.Logf("two of three servers lost: unready %s later: %v", time.Since(lost).Round(time.Millisecond), err)
 			break
 		}
 		if time.Now().After(deadline) {
