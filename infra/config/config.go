@@ -4,6 +4,7 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -161,24 +162,25 @@ const (
 func Load(ctx *pulumi.Context) (Config, error) {
 	c := pconfig.New(ctx, "carrental")
 	aws := pconfig.New(ctx, "aws")
+	typed := &typedReader{c: c}
 	cfg := Config{
 		Target:                Target(or(c.Get("target"), string(AWS))),
 		Region:                aws.Get("region"),
 		VpcCidr:               or(c.Get("vpcCidr"), "10.0.0.0/16"),
-		AZCount:               intOr(c.GetInt("azCount"), 3),
+		AZCount:               typed.int("azCount", 3),
 		EKSVersion:            or(c.Get("eksVersion"), versions.Kubernetes),
 		NodeInstanceType:      or(c.Get("nodeInstanceType"), "t3.large"),
-		NodeMin:               intOr(c.GetInt("nodeMin"), 2),
-		NodeMax:               intOr(c.GetInt("nodeMax"), 6),
-		NodeDesired:           intOr(c.GetInt("nodeDesired"), 3),
+		NodeMin:               typed.int("nodeMin", 2),
+		NodeMax:               typed.int("nodeMax", 6),
+		NodeDesired:           typed.int("nodeDesired", 3),
 		AdminPrincipalArn:     c.Get("adminPrincipalArn"),
 		PublicAccessCidrs:     []string{"0.0.0.0/0"},
-		ECRKeepImages:         intOr(c.GetInt("ecrKeepImages"), 10),
+		ECRKeepImages:         typed.int("ecrKeepImages", 10),
 		DBInstanceClass:       or(c.Get("dbInstanceClass"), "db.t4g.micro"),
-		DBStorageGB:           intOr(c.GetInt("dbStorageGb"), 20),
-		DBMaxStorageGB:        intSetOr(c, "dbMaxStorageGb", 100),
-		DBMultiAZ:             boolSetOr(c, "dbMultiAz", true),
-		DBPerformanceInsights: c.GetBool("dbPerformanceInsights"),
+		DBStorageGB:           typed.int("dbStorageGb", 20),
+		DBMaxStorageGB:        typed.int("dbMaxStorageGb", 100),
+		DBMultiAZ:             typed.bool("dbMultiAz", true),
+		DBPerformanceInsights: typed.bool("dbPerformanceInsights", false),
 		Kubeconfig:            c.Get("kubeconfig"),
 		Namespace:             or(c.Get("namespace"), "carrental"),
 		ImageTag:              c.Get("imageTag"),
@@ -189,7 +191,7 @@ func Load(ctx *pulumi.Context) (Config, error) {
 		Autoscaling:           defaultAutoscaling(),
 		RentalCountry:         or(c.Get("rentalCountry"), contract.DefaultCountry),
 		RentalRegion:          or(c.Get("rentalRegion"), contract.DefaultRegion),
-		SkipAwait:             c.GetBool("skipAwait"),
+		SkipAwait:             typed.bool("skipAwait", false),
 		MetricsServerChart:    Chart{Repo: "https://kubernetes-sigs.github.io/metrics-server/", Version: versions.MetricsServerChart},
 		IstioCharts:           Chart{Repo: "https://istio-release.storage.googleapis.com/charts", Version: versions.Istio},
 		NATSChart:             Chart{Repo: "https://nats-io.github.io/k8s/helm/charts/", Version: versions.NATSChart},
@@ -205,13 +207,13 @@ func Load(ctx *pulumi.Context) (Config, error) {
 	if cfg.Target == Local {
 		natsReplicas, spread = 1, SpreadPreferred
 	}
-	cfg.NATSReplicas = intOr(c.GetInt("natsReplicas"), natsReplicas)
+	cfg.NATSReplicas = typed.int("natsReplicas", natsReplicas)
 	cfg.ZoneSpread = or(c.Get("zoneSpread"), spread)
 	streamReplicas := 1
 	if cfg.NATSMode == "statefulset" || cfg.NATSMode == "helm" {
 		streamReplicas = cfg.NATSReplicas
 	}
-	cfg.StreamReplicas = intOr(c.GetInt("streamReplicas"), streamReplicas)
+	cfg.StreamReplicas = typed.int("streamReplicas", streamReplicas)
 	_ = c.TryObject("publicAccessCidrs", &cfg.PublicAccessCidrs) // absent: keep the default
 	for key, chart := range map[string]*Chart{"metricsServerChart": &cfg.MetricsServerChart, "istioCharts": &cfg.IstioCharts, "natsChart": &cfg.NATSChart} {
 		var override Chart
@@ -252,6 +254,9 @@ func Load(ctx *pulumi.Context) (Config, error) {
 	}
 	if u, err := c.TrySecret("databaseUrl"); err == nil {
 		cfg.DatabaseURL, cfg.HasDatabaseURL = u, true
+	}
+	if typed.err != nil {
+		return cfg, typed.err
 	}
 	return cfg, cfg.validate()
 }
@@ -391,25 +396,30 @@ func or(v, def string) string {
 	return v
 }
 
-// intSetOr is key's value, def only when the key is absent (0 is a value).
-func intSetOr(c *pconfig.Config, key string, def int) int {
-	if v, err := c.TryInt(key); err == nil {
-		return v
-	}
-	return def
+// typedReader reads numbers and booleans: an absent key is the default, a
+// malformed one an error naming it (GetInt would read "three" as 0 and
+// quietly fall back).
+type typedReader struct {
+	c   *pconfig.Config
+	err error
 }
 
-// boolSetOr is key's value, def only when the key is absent.
-func boolSetOr(c *pconfig.Config, key string, def bool) bool {
-	if v, err := c.TryBool(key); err == nil {
-		return v
-	}
-	return def
+func (r *typedReader) int(key string, def int) int {
+	v, err := r.c.TryInt(key)
+	return orDefault(r, key, "a whole number", err, v, def)
 }
 
-func intOr(v, def int) int {
-	if v == 0 {
-		return def
+func (r *typedReader) bool(key string, def bool) bool {
+	v, err := r.c.TryBool(key)
+	return orDefault(r, key, "true or false", err, v, def)
+}
+
+func orDefault[T any](r *typedReader, key, want string, err error, v, def T) T {
+	switch {
+	case err == nil:
+		return v
+	case !errors.Is(err, pconfig.ErrMissingVar) && r.err == nil:
+		r.err = fmt.Errorf("carrental:%s: want %s (%v)", key, want, err)
 	}
-	return v
+	return def
 }

@@ -279,6 +279,8 @@ func TestBadConfigIsRejected(t *testing.T) {
 		"even NATS servers":                {"carrental:target": "local", "carrental:imageTag": "v1", "carrental:natsReplicas": "2"},
 		"zone spread":                      {"carrental:target": "local", "carrental:imageTag": "v1", "carrental:zoneSpread": "sometimes"},
 		"storage ceiling below storage":    {"aws:region": "ap-northeast-2", "carrental:dbPassword": "x", "carrental:dbMaxStorageGb": "10"},
+		"a number that is not one":         {"carrental:target": "local", "carrental:imageTag": "v1", "carrental:natsReplicas": "three"},
+		"a boolean that is not one":        {"aws:region": "ap-northeast-2", "carrental:dbPassword": "x", "carrental:dbMultiAz": "maybe"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			b, _ := jsonMarshal(cfg)
