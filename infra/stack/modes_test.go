@@ -82,24 +82,6 @@ func TestNATSStatefulSet(t *testing.T) {
 	}
 }
 
-// The NATS image the stack runs is the server version the services are
-// built and tested against.
-func TestNATSImageMatchesGoMod(t *testing.T) {
-	b, err := os.ReadFile("../../go.mod")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if f := strings.Fields(line); len(f) >= 2 && f[0] == "github.com/nats-io/nats-server/v2" {
-			if f[1] != "v"+addons.NATSVersion {
-				t.Fatalf("go.mod has nats-server %s, the stack runs %s", f[1], addons.NATSVersion)
-			}
-			return
-		}
-	}
-	t.Fatal("no nats-server in go.mod")
-}
-
 func TestHPAScaleDownWindowOnlyWhenAsked(t *testing.T) {
 	r := run(t, "local", withConfig(localConfig, map[string]string{"carrental:autoscaling": `{"management":{"scaleDownSeconds":15}}`}))
 	h := r.find(t, hpa, "management")

@@ -181,14 +181,6 @@ func (w workload) metaWith(annotations pulumi.StringMap) *metav1.ObjectMetaArgs 
 	return &metav1.ObjectMetaArgs{Name: pulumi.String(w.name()), Namespace: w.args.Namespace, Labels: w.labels(), Annotations: annotations}
 }
 
-// replicas is how many pods run when nothing scales them.
-func (w workload) replicas() int {
-	if a := w.args.Autoscaling; a != nil {
-		return a.MinReplicas
-	}
-	return 1
-}
-
 func (w workload) deployment(sa *corev1.ServiceAccount) (*appsv1.Deployment, error) {
 	podSpec := &corev1.PodSpecArgs{
 		ServiceAccountName:           sa.Metadata.Name().Elem(),
@@ -215,8 +207,9 @@ func (w workload) deployment(sa *corev1.ServiceAccount) (*appsv1.Deployment, err
 	podSpec.TopologySpreadConstraints = spread(w.name(), w.args.ZoneSpread)
 	if w.args.Autoscaling == nil {
 		// With an HPA it owns the replica count: a replicas field here
-		// would reset it to the minimum on every `pulumi up`.
-		spec.Replicas = pulumi.Int(w.replicas())
+		// would reset it to the minimum on every `pulumi up`. Without one,
+		// a single pod.
+		spec.Replicas = pulumi.Int(1)
 	}
 	// kube-score asks for a host podAntiAffinity and does not read
 	// topology spread constraints, which do the same (and zones too).
