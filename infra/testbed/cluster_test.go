@@ -17,8 +17,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/client-go/kubernetes"
-
-	"github.com/carrental/carrental/infra/testbed"
 )
 
 // TestCluster runs the real single node (scripts/cluster) and proves it
@@ -38,71 +36,14 @@ func TestCluster(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 12*time.Minute)
 	defer cancel()
-	reuse := os.Getenv("CARRENTAL_CLUSTER_REUSE") == "1"
-
-	before := testbed.SnapshotHost()
-	dir := testbed.DefaultNodeDir()
-	if !reuse {
-		// Not t.TempDir: its removal would run even if down failed and
-		// left something mounted below it.
-		d, err := os.MkdirTemp("", "carrental-cluster-test-")
-		if err != nil {
-			t.Fatal(err)
-		}
-		dir = d
-	}
-	n, err := testbed.NewNode(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	n.Out = logWriter{t}
-	downDone := false
-	if !reuse {
-		t.Cleanup(func() {
-			if !downDone {
-				if err := n.Down(context.Background()); err != nil {
-					t.Errorf("down: %v", err)
-				}
-			}
-		})
-	}
-	tm, err := n.Up(ctx)
-	if err != nil {
-		t.Fatalf("up: %v", err)
-	}
-	t.Logf("up: API server ready %.1fs, node Ready %.1fs, DNS %.1fs (already up: %v)",
-		tm.APIServerReady.Seconds(), tm.NodeReady.Seconds(), tm.DNSReady.Seconds(), tm.AlreadyUp)
+	n, cs, finish := upNode(ctx, t)
+	defer finish()
 
 	// A locally built image, never pulled.
-	image := testbed.Image{
-		Ref:        fmt.Sprintf("carrental.local/cluster-testapp:t%d", time.Now().Unix()),
-		Package:    "github.com/carrental/carrental/infra/testbed/internal/testapp",
-		Binary:     "/testapp",
-		Entrypoint: []string{"/testapp", "serve"},
-		User:       "65532:65532",
-	}
-	tarPath := filepath.Join(t.TempDir(), "testapp.tar")
-	if err := testbed.BuildImage(ctx, image, tarPath); err != nil {
-		t.Fatal(err)
-	}
-	names, err := n.Load(ctx, tarPath)
-	if err != nil || len(names) != 1 || names[0] != image.Ref {
-		t.Fatalf("load: %v %v", names, err)
-	}
-
-	cs, err := n.Clientset()
-	if err != nil {
-		t.Fatal(err)
-	}
-	ns := fmt.Sprintf("cluster-test-%d", time.Now().UnixNano()%100000)
-	if _, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = cs.CoreV1().Namespaces().Delete(context.Background(), ns, metav1.DeleteOptions{})
-	})
+	image := loadTestApp(ctx, t, n, "t")
+	ns := testNamespace(ctx, t, cs, "cluster-test")
 	start := time.Now()
-	if _, err := cs.AppsV1().Deployments(ns).Create(ctx, webDeployment(image.Ref), metav1.CreateOptions{}); err != nil {
+	if _, err := cs.AppsV1().Deployments(ns).Create(ctx, webDeployment(image), metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := cs.CoreV1().Services(ns).Create(ctx, &corev1.Service{
@@ -201,42 +142,6 @@ func TestCluster(t *testing.T) {
 	t.Logf("liveness: pod %s restarted (restartCount %d -> %d) %.1fs after its liveness file was removed",
 		a, r0, restarts(), time.Since(failed).Seconds())
 	waitAvailable(ctx, t, cs, ns, "web", 2, 2*time.Minute)
-
-	if reuse {
-		return
-	}
-	// Down, and nothing left: processes, mounts, network namespaces,
-	// links, iptables chains and rules, nftables tables, cgroups, sysctls,
-	// the lo address, the state directory.
-	t0 := time.Now()
-	downDone = true
-	if err := n.Down(context.Background()); err != nil {
-		t.Fatalf("down: %v", err)
-	}
-	t.Logf("down in %.1fs", time.Since(t0).Seconds())
-	after := testbed.SnapshotHost()
-	for _, l := range before.Leftovers(after) {
-		t.Errorf("left behind: %s", l)
-	}
-	for _, p := range procs() {
-		if strings.Contains(p.cmdline, dir) || strings.HasPrefix(p.cgroup, "/kubepods") {
-			t.Errorf("process left behind: %d %s", p.pid, p.cmdline)
-		}
-	}
-	for _, m := range mounts() {
-		if strings.HasPrefix(m, dir) || strings.Contains(m, "/run/netns/cni-") {
-			t.Errorf("mount left behind: %s", m)
-		}
-	}
-	save, _ := exec.Command("sh", "-c", "iptables-save; ip6tables-save").Output()
-	for _, l := range strings.Split(string(save), "\n") {
-		if strings.Contains(l, "KUBE-") || strings.Contains(l, "CNI-") {
-			t.Errorf("iptables left behind: %s", l)
-		}
-	}
-	if _, err := os.Stat(dir); err == nil {
-		t.Errorf("state directory %s left behind", dir)
-	}
 }
 
 func webDeployment(image string) *appsv1.Deployment {

@@ -106,11 +106,7 @@ func TestNodeAddons(t *testing.T) {
 		}
 	}
 
-	ns := fmt.Sprintf("addons-test-%d", time.Now().UnixNano()%100000)
-	if _, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cs.CoreV1().Namespaces().Delete(context.Background(), ns, metav1.DeleteOptions{}) })
+	ns := testNamespace(ctx, t, cs, "addons-test")
 
 	t.Run("nats", func(t *testing.T) { testNATS(ctx, t, cs, ns, natsRef) })
 	t.Run("metrics-server", func(t *testing.T) { testMetricsServer(ctx, t, n, cs, ns, msRef) })
@@ -131,6 +127,8 @@ func upNodeWith(ctx context.Context, t *testing.T, netpol bool) (*testbed.Node, 
 	before := testbed.SnapshotHost()
 	dir := testbed.DefaultNodeDir()
 	if !reuse {
+		// Not t.TempDir: its removal would run even if down failed and
+		// left something mounted below it.
 		d, err := os.MkdirTemp("", "carrental-cluster-test-")
 		if err != nil {
 			t.Fatal(err)
@@ -153,12 +151,20 @@ func upNodeWith(ctx context.Context, t *testing.T, netpol bool) (*testbed.Node, 
 			return
 		}
 		t.Logf("down in %.1fs", time.Since(t0).Seconds())
+		// Nothing left: processes, mounts, network namespaces, links,
+		// iptables chains and rules, nftables tables, cgroups, sysctls, the
+		// lo address, the state directory.
 		for _, l := range before.Leftovers(testbed.SnapshotHost()) {
 			t.Errorf("left behind: %s", l)
 		}
 		for _, p := range procs() {
 			if strings.Contains(p.cmdline, dir) || strings.HasPrefix(p.cgroup, "/kubepods") {
 				t.Errorf("process left behind: %d %s", p.pid, p.cmdline)
+			}
+		}
+		for _, m := range mounts() {
+			if strings.HasPrefix(m, dir) || strings.Contains(m, "/run/netns/cni-") {
+				t.Errorf("mount left behind: %s", m)
 			}
 		}
 		save, _ := exec.Command("sh", "-c", "iptables-save; ip6tables-save").Output()
@@ -176,14 +182,57 @@ func upNodeWith(ctx context.Context, t *testing.T, netpol bool) (*testbed.Node, 
 		finish()
 		t.Fatalf("up: %v", err)
 	}
-	t.Logf("up: node Ready %.1fs, DNS %.1fs, PostgreSQL %.1fs (already up: %v)",
-		tm.NodeReady.Seconds(), tm.DNSReady.Seconds(), tm.PostgresReady.Seconds(), tm.AlreadyUp)
+	t.Logf("up: API server ready %.1fs, node Ready %.1fs, DNS %.1fs, PostgreSQL %.1fs (already up: %v)",
+		tm.APIServerReady.Seconds(), tm.NodeReady.Seconds(), tm.DNSReady.Seconds(), tm.PostgresReady.Seconds(), tm.AlreadyUp)
 	cs, err := n.Clientset()
 	if err != nil {
 		finish()
 		t.Fatal(err)
 	}
 	return n, cs, finish
+}
+
+// testNamespace creates a namespace of the test's own, deleted at the end,
+// and waits for its default ServiceAccount: the controller manager adds it
+// a moment later, and a pod created before it is refused ("serviceaccount
+// default not found", seen on a node that came up fast).
+func testNamespace(ctx context.Context, t *testing.T, cs kubernetes.Interface, prefix string) string {
+	t.Helper()
+	ns := fmt.Sprintf("%s-%d", prefix, time.Now().UnixNano()%100000)
+	if _, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cs.CoreV1().Namespaces().Delete(context.Background(), ns, metav1.DeleteOptions{}) })
+	deadline := time.Now().Add(time.Minute)
+	for {
+		_, err := cs.CoreV1().ServiceAccounts(ns).Get(ctx, "default", metav1.GetOptions{})
+		if err == nil {
+			return ns
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("namespace %s has no default ServiceAccount after 1m: %v", ns, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// loadTestApp builds the test app's image (internal/testapp, user 65532)
+// under a tag of its own and loads it into n; it returns the reference,
+// which pods run with ImagePullPolicy Never.
+func loadTestApp(ctx context.Context, t *testing.T, n *testbed.Node, tagPrefix string) string {
+	t.Helper()
+	image := testbed.Image{Ref: fmt.Sprintf("carrental.local/cluster-testapp:%s%d", tagPrefix, time.Now().Unix()),
+		Package: "github.com/carrental/carrental/infra/testbed/internal/testapp", Binary: "/testapp",
+		Entrypoint: []string{"/testapp", "serve"}, User: "65532:65532"}
+	tarPath := filepath.Join(t.TempDir(), "testapp.tar")
+	if err := testbed.BuildImage(ctx, image, tarPath); err != nil {
+		t.Fatal(err)
+	}
+	names, err := n.Load(ctx, tarPath)
+	if err != nil || len(names) != 1 || names[0] != image.Ref {
+		t.Fatalf("load: %v %v", names, err)
+	}
+	return image.Ref
 }
 
 // restricted is the security context every add-on runs with here: the
@@ -487,16 +536,7 @@ func testConfigMapSync(ctx context.Context, t *testing.T, n *testbed.Node, cs *k
 		t.Fatalf("kubelet configz syncFrequency %q (%v), want 10s", cz.KubeletConfig.SyncFrequency, err)
 	}
 
-	image := testbed.Image{Ref: fmt.Sprintf("carrental.local/cluster-testapp:a%d", time.Now().Unix()),
-		Package: "github.com/carrental/carrental/infra/testbed/internal/testapp", Binary: "/testapp",
-		Entrypoint: []string{"/testapp", "serve"}, User: "65532:65532"}
-	tarPath := filepath.Join(t.TempDir(), "testapp.tar")
-	if err := testbed.BuildImage(ctx, image, tarPath); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := n.Load(ctx, tarPath); err != nil {
-		t.Fatal(err)
-	}
+	image := loadTestApp(ctx, t, n, "a")
 	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "rental-region"}, Data: map[string]string{"REGION": "seoul"}}
 	if _, err := cs.CoreV1().ConfigMaps(ns).Create(ctx, cm, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
@@ -505,7 +545,7 @@ func testConfigMapSync(ctx context.Context, t *testing.T, n *testbed.Node, cs *k
 	if _, err := cs.CoreV1().Pods(ns).Create(ctx, &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{Name: "reader"},
 		Spec: corev1.PodSpec{SecurityContext: psc, Containers: []corev1.Container{{
-			Name: "reader", Image: image.Ref, ImagePullPolicy: corev1.PullNever, SecurityContext: sc,
+			Name: "reader", Image: image, ImagePullPolicy: corev1.PullNever, SecurityContext: sc,
 			ReadinessProbe: &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/healthz", Port: intstr.FromInt32(8080)}}, PeriodSeconds: 1},
 			VolumeMounts:   []corev1.VolumeMount{{Name: "tmp", MountPath: "/tmp"}, {Name: "config", MountPath: "/config"}},
 		}}, Volumes: []corev1.Volume{

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -45,21 +44,8 @@ func TestNodeNetworkPolicy(t *testing.T) {
 		t.Fatalf("no KUBE-ROUTER-FORWARD chain: kube-router is not enforcing (%v)", err)
 	}
 
-	image := testbed.Image{Ref: fmt.Sprintf("carrental.local/cluster-testapp:np%d", time.Now().Unix()),
-		Package: "github.com/carrental/carrental/infra/testbed/internal/testapp", Binary: "/testapp",
-		Entrypoint: []string{"/testapp", "serve"}, User: "65532:65532"}
-	tarPath := filepath.Join(t.TempDir(), "testapp.tar")
-	if err := testbed.BuildImage(ctx, image, tarPath); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := n.Load(ctx, tarPath); err != nil {
-		t.Fatal(err)
-	}
-	ns := fmt.Sprintf("netpol-test-%d", time.Now().UnixNano()%100000)
-	if _, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cs.CoreV1().Namespaces().Delete(context.Background(), ns, metav1.DeleteOptions{}) })
+	image := loadTestApp(ctx, t, n, "np")
+	ns := testNamespace(ctx, t, cs, "netpol-test")
 
 	psc, sc := restricted()
 	ip := map[string]string{}
@@ -67,7 +53,7 @@ func TestNodeNetworkPolicy(t *testing.T) {
 		if _, err := cs.CoreV1().Pods(ns).Create(ctx, &corev1.Pod{
 			ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{"app": name}},
 			Spec: corev1.PodSpec{SecurityContext: psc, Containers: []corev1.Container{{
-				Name: "app", Image: image.Ref, ImagePullPolicy: corev1.PullNever, SecurityContext: sc,
+				Name: "app", Image: image, ImagePullPolicy: corev1.PullNever, SecurityContext: sc,
 				Ports:          []corev1.ContainerPort{{Name: "http", ContainerPort: 8080}},
 				ReadinessProbe: &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/healthz", Port: intstr.FromInt32(8080)}}, PeriodSeconds: 1},
 				VolumeMounts:   []corev1.VolumeMount{{Name: "tmp", MountPath: "/tmp"}},
