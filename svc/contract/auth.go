@@ -86,6 +86,13 @@ const (
 	// the address when anonymous).
 	EnvRateLimitRPS   = "RATE_LIMIT_RPS"
 	EnvRateLimitBurst = "RATE_LIMIT_BURST"
+	// EnvTrustedProxyHops is how many proxies in front of the gateway
+	// append to X-Forwarded-For (the ingress, a load balancer): 0 (the
+	// default) takes the client's address from the connection; N takes
+	// the N-th entry from the right of X-Forwarded-For, the one the
+	// outermost trusted proxy wrote (entries left of it are the client's
+	// own and may be forged).
+	EnvTrustedProxyHops = "TRUSTED_PROXY_HOPS"
 )
 
 // Auth modes (EnvAuthMode).

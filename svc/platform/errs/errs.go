@@ -24,6 +24,11 @@ const (
 	NotAllowed  Code = "not_allowed" // the method is not allowed on the path
 	Canceled    Code = "canceled"    // the caller gave up before the answer: nobody's fault here
 	Overloaded  Code = "overloaded"  // shed to protect the service: retry after the Retry-After
+	// RateLimited: this client sent more than its share; retry after the
+	// Retry-After (the others are still served).
+	RateLimited Code = "rate_limited"
+	// HeadersTooLarge: the request's headers are over the limit.
+	HeadersTooLarge Code = "headers_too_large"
 )
 
 // Error is an error with a Code and a message meant for the API caller.

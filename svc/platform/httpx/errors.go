@@ -32,6 +32,10 @@ func StatusOf(code errs.Code) int {
 		return http.StatusMethodNotAllowed
 	case errs.Unavailable, errs.Overloaded:
 		return http.StatusServiceUnavailable
+	case errs.RateLimited:
+		return http.StatusTooManyRequests
+	case errs.HeadersTooLarge:
+		return http.StatusRequestHeaderFieldsTooLarge
 	case errs.Timeout:
 		return http.StatusGatewayTimeout
 	case errs.Canceled:
@@ -57,6 +61,8 @@ func CodeOfStatus(status int) errs.Code {
 		return errs.Conflict
 	case http.StatusRequestEntityTooLarge:
 		return errs.TooLarge
+	case http.StatusRequestHeaderFieldsTooLarge:
+		return errs.HeadersTooLarge
 	case http.StatusUnsupportedMediaType:
 		return errs.Unsupported
 	case http.StatusMethodNotAllowed:

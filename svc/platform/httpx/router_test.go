@@ -44,6 +44,12 @@ func TestEncodeErrorMapsEveryCode(t *testing.T) {
 	cases := map[errs.Code]int{
 		errs.Invalid: 400, errs.NotFound: 404, errs.Conflict: 409, errs.TooLarge: 413,
 		errs.Unsupported: 415, errs.NotAllowed: 405, errs.Unavailable: 503, errs.Timeout: 504, errs.Internal: 500,
+		errs.HeadersTooLarge: 431,
+	}
+	// A rate-limited answer from an upstream is, for its caller, the
+	// upstream being unavailable: only the 429 direction round-trips.
+	if StatusOf(errs.RateLimited) != 429 {
+		t.Errorf("rate_limited: status %d, want 429", StatusOf(errs.RateLimited))
 	}
 	for code, status := range cases {
 		rec := httptest.NewRecorder()

@@ -9,10 +9,12 @@ import (
 )
 
 // Serve serves h on ln until ctx is done, then stops accepting connections
-// and waits up to drain for in-flight requests to finish.
+// and waits up to drain for in-flight requests to finish. Requests whose
+// headers are over MaxHeaderBytes answer 431 (LimitHeaders).
 func Serve(ctx context.Context, ln net.Listener, h http.Handler, drain time.Duration) error {
 	srv := &http.Server{
-		Handler:           h,
+		Handler:           LimitHeaders(h),
+		MaxHeaderBytes:    serverHeaderBytes,
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       90 * time.Second,
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
