@@ -2,11 +2,13 @@ package wiring
 
 import (
 	"context"
+	"net/http"
 
 	"github.com/carrental/carrental/svc/contract"
 	"github.com/carrental/carrental/svc/gateway"
 	"github.com/carrental/carrental/svc/management"
 	"github.com/carrental/carrental/svc/payment"
+	"github.com/carrental/carrental/svc/platform/clientlimit"
 	"github.com/carrental/carrental/svc/platform/host"
 	"github.com/carrental/carrental/svc/platform/openapi"
 	"github.com/carrental/carrental/svc/rental"
@@ -24,7 +26,16 @@ func Gateway() host.Spec {
 			if err != nil {
 				return nil, err
 			}
-			return &host.Built{Handler: h}, nil
+			lim, err := GatewayLimiter(d.Config, ClientAddress(d.Config.TrustedProxyHops))
+			if err != nil {
+				return nil, err
+			}
+			if err := d.Registry.Register(lim.Collector()); err != nil {
+				return nil, err
+			}
+			// The limiter admits into the gateway's MAX_IN_FLIGHT slots itself,
+			// fairly per client, in place of the host's first-come limiter.
+			return &host.Built{Handler: lim.Middleware(h), OwnAdmission: true}, nil
 		},
 	}
 }
@@ -38,4 +49,23 @@ func PublicAPI() []openapi.Op {
 		ops = append(ops, part...)
 	}
 	return ops
+}
+
+// GatewayLimiter is the gateway's per-client limit (RATE_LIMIT_RPS,
+// RATE_LIMIT_BURST) and fair admission into its MAX_IN_FLIGHT slots, the
+// client of a request named by key. Staff and service identities are to
+// be exempt from the bucket once requests carry them (the Exempt hook).
+func GatewayLimiter(cfg host.Config, key func(*http.Request) string) (*clientlimit.Limiter, error) {
+	return clientlimit.New(clientlimit.Config{
+		RPS: cfg.RateLimitRPS, Burst: cfg.RateLimitBurst, Slots: cfg.MaxInFlight,
+		Key: key, Subsystem: string(contract.Gateway),
+	})
+}
+
+// ClientAddress keys a request by its client's address (behind hops
+// trusted proxies). An authenticated request is to be keyed by its
+// token's subject instead, in a key space of its own ("sub:" and "addr:"
+// prefixes), so no subject can spend an address's bucket.
+func ClientAddress(hops int) func(*http.Request) string {
+	return func(r *http.Request) string { return "addr:" + clientlimit.Address(r, hops) }
 }

@@ -3,6 +3,7 @@ package host
 import (
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
 	"net/url"
 	"strconv"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/carrental/carrental/svc/contract"
+	"github.com/carrental/carrental/svc/platform/clientlimit"
 	"github.com/carrental/carrental/svc/platform/nats"
 	"github.com/carrental/carrental/svc/platform/overload"
 	"github.com/carrental/carrental/svc/platform/resilience"
@@ -33,8 +35,14 @@ type Config struct {
 	LogLevel       slog.Level    // LOG_LEVEL, default info
 	Drain          time.Duration // SHUTDOWN_DRAIN, default 10s
 	MaxInFlight    int           // MAX_IN_FLIGHT, default overload.DefaultSlots()
-	upstreams      map[contract.Service]string
-	policies       map[string]resilience.Policy // by upstream host:port
+	// Per-client limits (the gateway's): RATE_LIMIT_RPS (default 50; 0
+	// turns the buckets off), RATE_LIMIT_BURST (default 100), and
+	// TRUSTED_PROXY_HOPS (default 0: the client is the connection's peer).
+	RateLimitRPS     float64
+	RateLimitBurst   int
+	TrustedProxyHops int
+	upstreams        map[contract.Service]string
+	policies         map[string]resilience.Policy // by upstream host:port
 	// the resilience profile and layer hosts outside the call graph get
 	resilienceProfile, resilienceLayer string
 	adminLn                            net.Listener // pre-opened admin listener (local runs, tests)
@@ -93,6 +101,15 @@ func LoadConfig(service contract.Service, getenv func(string) string) (Config, e
 	}
 	if cfg.MaxInFlight, err = strconv.Atoi(get(contract.EnvMaxInFlight, strconv.Itoa(overload.DefaultSlots()))); err != nil || cfg.MaxInFlight < 1 {
 		return Config{}, fmt.Errorf("%s=%q: want a whole number of requests, at least 1", contract.EnvMaxInFlight, getenv(contract.EnvMaxInFlight))
+	}
+	if cfg.RateLimitRPS, err = strconv.ParseFloat(get(contract.EnvRateLimitRPS, strconv.Itoa(clientlimit.DefaultRPS)), 64); err != nil || cfg.RateLimitRPS < 0 || math.IsInf(cfg.RateLimitRPS, 0) || math.IsNaN(cfg.RateLimitRPS) {
+		return Config{}, fmt.Errorf("%s=%q: want requests per second per client, like 50 (0 turns the limit off)", contract.EnvRateLimitRPS, getenv(contract.EnvRateLimitRPS))
+	}
+	if cfg.RateLimitBurst, err = strconv.Atoi(get(contract.EnvRateLimitBurst, strconv.Itoa(clientlimit.DefaultBurst))); err != nil || cfg.RateLimitBurst < 1 {
+		return Config{}, fmt.Errorf("%s=%q: want a whole number of requests, at least 1", contract.EnvRateLimitBurst, getenv(contract.EnvRateLimitBurst))
+	}
+	if cfg.TrustedProxyHops, err = strconv.Atoi(get(contract.EnvTrustedProxyHops, "0")); err != nil || cfg.TrustedProxyHops < 0 {
+		return Config{}, fmt.Errorf("%s=%q: want the number of proxies in front that append X-Forwarded-For (0: none)", contract.EnvTrustedProxyHops, getenv(contract.EnvTrustedProxyHops))
 	}
 	if cfg.StreamReplicas, err = strconv.Atoi(get(contract.EnvStreamReplicas, "1")); err != nil || cfg.StreamReplicas < 1 || cfg.StreamReplicas > nats.MaxReplicas {
 		return Config{}, fmt.Errorf("%s=%q: want 1 to %d replicas (at most the JetStream servers there are)", contract.EnvStreamReplicas, getenv(contract.EnvStreamReplicas), nats.MaxReplicas)

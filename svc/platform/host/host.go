@@ -71,6 +71,11 @@ type Built struct {
 	Consumers  []nats.Consumer
 	Background []func(ctx context.Context)
 	Ready      map[string]health.Check
+	// OwnAdmission says Handler limits its own concurrency (the gateway's
+	// fair per-client admission, package clientlimit), so the host's
+	// first-come overload limiter stays out of its way: in front, it
+	// would queue one flooding client's requests before everyone else's.
+	OwnAdmission bool
 }
 
 // Main runs a service binary: a subcommand (probe, http: see cli.go), or
@@ -315,7 +320,11 @@ func (p *process) routes() (http.Handler, error) {
 	})
 	mux.Handle("GET "+contract.PathReadyz, p.ready.Handler(httpx.WriteJSON))
 	mux.Handle("GET "+contract.PathMetrics, promhttp.HandlerFor(p.registry, promhttp.HandlerOpts{Registry: p.registry}))
-	if p.built.Handler != nil {
+	switch {
+	case p.built.Handler == nil:
+	case p.built.OwnAdmission:
+		mux.Handle("/", p.faults.Middleware(p.built.Handler))
+	default:
 		// Capacity first: a request that is shed costs nothing further.
 		mux.Handle("/", p.limiter.Middleware(p.faults.Middleware(p.built.Handler)))
 	}
