@@ -47,7 +47,7 @@ type config struct {
 func run(ctx context.Context, args []string, out io.Writer) error {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	quick := fs.Bool("quick", false, "shorter runs (smoke)")
-	only := fs.String("only", "", "comma-separated subset of: a,b,c,d,e,burst,siege")
+	only := fs.String("only", "", "comma-separated subset of: a,b,c,d,e,burst,siege,flood")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -74,6 +74,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	}{
 		{"a", b.throughput}, {"b", b.reservationLatency}, {"c", b.hungPayment},
 		{"d", b.flakyPayment}, {"e", b.twoHundredClients}, {"burst", b.burstRecovery}, {"siege", b.siegeCircuitBreaker},
+		{"flood", b.flood},
 	}
 	for _, s := range steps {
 		if *only != "" && !strings.Contains(","+*only+",", ","+s.name+",") {
@@ -115,7 +116,10 @@ func (b *bench) start(env ...string) (*system, error) {
 		return nil, err
 	}
 	cmd := exec.Command(b.bin, "-data", dir, "-ports", "auto", "-ready-file", ready)
-	cmd.Env = append(os.Environ(), "LOG_LEVEL=error")
+	// Every client of a run comes from one address, which the gateway's
+	// per-client limit would hold to its 50 requests a second: the runs
+	// measure the system, so it is off unless a run sets it (flood).
+	cmd.Env = append(os.Environ(), "LOG_LEVEL=error", contract.EnvRateLimitRPS+"=0")
 	cmd.Env = append(cmd.Env, env...)
 	logf, _ := os.Create(filepath.Join(dir, "log"))
 	cmd.Stdout, cmd.Stderr = logf, logf
@@ -487,6 +491,59 @@ func (b *bench) siegeCircuitBreaker() error {
 			return err
 		}
 		b.note("siege -c20 POST /carManagements, %-40s %d requests, %v, p99 %s", variant.name+":", sum.Transactions, sum.StatusCodes, ms(sum.P99))
+	}
+	return nil
+}
+
+// flood measures one normal client (127.0.0.2, 20 requests a second)
+// alone, then beside a flooder (127.0.0.3, 50 connections each firing
+// again as soon as answered), with the gateway's per-client limits at
+// their defaults and, for comparison, with the rate limit off (fair
+// admission alone).
+func (b *bench) flood() error {
+	normalIP, flooderIP := net.IPv4(127, 0, 0, 2), net.IPv4(127, 0, 0, 3)
+	for _, variant := range []struct{ name, env string }{
+		{"limits on (50/s, burst 100)", fmt.Sprintf("%s=%d", contract.EnvRateLimitRPS, 50)},
+		{"rate limit off", contract.EnvRateLimitRPS + "=0"},
+	} {
+		s, err := b.start(variant.env)
+		if err != nil {
+			return err
+		}
+		if err := b.registerCars(s, 20); err != nil {
+			s.stop()
+			return err
+		}
+		url := s.urls[contract.Gateway] + contract.PathCarManagements + "/bench7"
+		normal := loadgen.Options{Concurrency: 1, Rate: 20, Duration: b.cfg.duration, Timeout: 30 * time.Second, Method: "GET", URL: url, LocalIP: normalIP}
+		alone, err := b.load("(flood) normal client alone, "+variant.name, normal)
+		if err != nil {
+			s.stop()
+			return err
+		}
+		fmt.Fprintf(b.out, "\n-- (flood) normal client beside a 50-connection flooder, %s\n", variant.name)
+		flooder := loadgen.Options{Concurrency: 50, Duration: b.cfg.duration, Timeout: 30 * time.Second, Method: "GET", URL: url, LocalIP: flooderIP}
+		floodc := make(chan loadgen.Summary, 1)
+		errc := make(chan error, 1)
+		go func() {
+			sum, err := loadgen.Run(b.ctx, flooder, io.Discard)
+			errc <- err
+			floodc <- sum
+		}()
+		beside, err := loadgen.Run(b.ctx, normal, io.Discard)
+		ferr := <-errc
+		fsum := <-floodc
+		s.stop()
+		if err != nil {
+			return err
+		}
+		if ferr != nil {
+			return ferr
+		}
+		b.note("(flood) %-28s normal client alone: p50 %s  p99 %s  %v", variant.name+":", ms(alone.P50), ms(alone.P99), alone.StatusCodes)
+		b.note("(flood) %-28s beside the flooder:  p50 %s  p99 %s  %v; flooder %d requests (%.0f/s): %d served, %d refused 429, %v",
+			variant.name+":", ms(beside.P50), ms(beside.P99), beside.StatusCodes, fsum.Transactions, fsum.Rate,
+			fsum.StatusCodes["200"], fsum.StatusCodes["429"], fsum.StatusCodes)
 	}
 	return nil
 }

@@ -11,6 +11,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"sort"
 	"strconv"
@@ -37,6 +38,10 @@ type Options struct {
 	URL         string
 	Body        []byte
 	ContentType string
+	// LocalIP is the source address of the connections (nil: the
+	// system's choice). Loopback aliases (127.0.0.2, ...) make several
+	// clients of one machine, as a per-client limit sees them.
+	LocalIP net.IP
 }
 
 // MaxConcurrency bounds -c: loopback ports and memory on a small machine.
@@ -131,11 +136,15 @@ func Run(ctx context.Context, o Options, out io.Writer) (Summary, error) {
 	}
 	targeter := sequenceTargeter(vegeta.Target{Method: o.Method, URL: o.URL, Body: o.Body, Header: header})
 	users := uint64(o.Concurrency)
-	attacker := vegeta.NewAttacker(
+	opts := []func(*vegeta.Attacker){
 		vegeta.Workers(users), vegeta.MaxWorkers(users),
 		vegeta.Connections(o.Concurrency), vegeta.MaxConnections(o.Concurrency),
 		vegeta.Timeout(o.Timeout), vegeta.KeepAlive(true), vegeta.Redirects(vegeta.NoFollow),
-	)
+	}
+	if o.LocalIP != nil {
+		opts = append(opts, vegeta.LocalAddr(net.IPAddr{IP: o.LocalIP}))
+	}
+	attacker := vegeta.NewAttacker(opts...)
 	total := uint64(o.Reps) * users
 	// Rate 0 with a fixed worker pool is siege's closed loop: each user
 	// fires again as soon as its previous response arrived.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -118,5 +119,24 @@ func TestRatePacesTheRequests(t *testing.T) {
 	}
 	if _, err := ParseArgs([]string{"-rate", "-5", "-t", "1s", "http://x"}, io.Discard); err == nil {
 		t.Error("-rate -5 accepted")
+	}
+}
+
+func TestLocalIPIsTheSourceAddress(t *testing.T) {
+	var mu sync.Mutex
+	from := map[string]int{}
+	srv := httptest.NewServer(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
+		host, _, _ := net.SplitHostPort(r.RemoteAddr)
+		mu.Lock()
+		from[host]++
+		mu.Unlock()
+	}))
+	defer srv.Close()
+	o := Options{Concurrency: 2, Reps: 3, Timeout: 5e9, Method: "GET", URL: srv.URL, LocalIP: net.IPv4(127, 0, 0, 7)}
+	if _, err := Run(context.Background(), o, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if from["127.0.0.7"] != 6 || len(from) != 1 {
+		t.Fatalf("requests came from %v, want all 6 from 127.0.0.7", from)
 	}
 }
