@@ -64,6 +64,10 @@ func TestClientOverItsBurstIsRefusedOthersServed(t *testing.T) {
 				}
 			}
 			other.expect(200, "GET", "/carInformations", "")
+			metrics := string(newAPI(t, sys.Gateway()).expect(200, "GET", contract.PathMetrics, "").Body)
+			if want := `carrental_gateway_client_rejected_total{reason="rate"} 3`; !strings.Contains(metrics, want) {
+				t.Fatalf("/metrics lacks %s", want)
+			}
 		})
 	}
 }
