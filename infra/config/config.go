@@ -136,9 +136,17 @@ type Config struct {
 	// contract.ResilienceWriteUp: the write-up's demo pool on management,
 	// in the mesh and in the services, to reproduce its siege.
 	Resilience string
-	NATSChart  Chart
-	NATSMode   string // statefulset, helm, external or none
-	NATSURL    string
+	// The gateway's per-client limit (RATE_LIMIT_RPS, RATE_LIMIT_BURST;
+	// rate 0: off) and the proxies in front of it that append
+	// X-Forwarded-For (TRUSTED_PROXY_HOPS): 1 with sidecars, where the
+	// ingress gateway writes the client's address; 0 without (no ingress:
+	// the client is the connection's peer).
+	RateLimitRPS     int
+	RateLimitBurst   int
+	TrustedProxyHops int
+	NATSChart        Chart
+	NATSMode         string // statefulset, helm, external or none
+	NATSURL          string
 	// NATSReplicas is the number of JetStream servers of natsMode
 	// statefulset (1, or 3 for a cluster that survives losing one).
 	NATSReplicas int
@@ -214,6 +222,13 @@ func Load(ctx *pulumi.Context) (Config, error) {
 		streamReplicas = cfg.NATSReplicas
 	}
 	cfg.StreamReplicas = typed.int("streamReplicas", streamReplicas)
+	cfg.RateLimitRPS = typed.int("rateLimitRps", contract.DefaultRateLimitRPS)
+	cfg.RateLimitBurst = typed.int("rateLimitBurst", contract.DefaultRateLimitBurst)
+	hops := 0
+	if cfg.MeshMode == MeshSidecars {
+		hops = 1
+	}
+	cfg.TrustedProxyHops = typed.int("trustedProxyHops", hops)
 	_ = c.TryObject("publicAccessCidrs", &cfg.PublicAccessCidrs) // absent: keep the default
 	for key, chart := range map[string]*Chart{"metricsServerChart": &cfg.MetricsServerChart, "istioCharts": &cfg.IstioCharts, "natsChart": &cfg.NATSChart} {
 		var override Chart
@@ -290,6 +305,9 @@ func (c Config) validate() error {
 	}
 	if c.Resilience != contract.ResilienceServing && c.Resilience != contract.ResilienceWriteUp {
 		return fmt.Errorf("carrental:resilience %q: want %s or %s", c.Resilience, contract.ResilienceServing, contract.ResilienceWriteUp)
+	}
+	if c.RateLimitRPS < 0 || c.RateLimitBurst < 1 || c.TrustedProxyHops < 0 {
+		return fmt.Errorf("carrental:rateLimitRps %d, rateLimitBurst %d, trustedProxyHops %d: want a rate of 0 (off) or more, a burst of at least 1, and 0 or more proxies", c.RateLimitRPS, c.RateLimitBurst, c.TrustedProxyHops)
 	}
 	if c.ZoneSpread != SpreadRequired && c.ZoneSpread != SpreadPreferred {
 		return fmt.Errorf("carrental:zoneSpread %q: want %s or %s", c.ZoneSpread, SpreadRequired, SpreadPreferred)

@@ -9,6 +9,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/carrental/carrental/infra/addons"
+	"github.com/carrental/carrental/svc/contract"
 )
 
 func withConfig(base map[string]string, extra map[string]string) map[string]string {
@@ -113,6 +114,26 @@ func TestResilienceEnvFollowsMeshModeAndProfile(t *testing.T) {
 		env := envOf(run(t, "local", c.config), "reservation")
 		if env["RESILIENCE_PROFILE"] != c.profile || env["RESILIENCE_LAYER"] != c.layer {
 			t.Errorf("%v: profile %q layer %q, want %q %q", c.config, env["RESILIENCE_PROFILE"], env["RESILIENCE_LAYER"], c.profile, c.layer)
+		}
+	}
+	// The gateway's per-client limit: the contract's defaults, the
+	// ingress gateway's X-Forwarded-For entry with sidecars, the peer
+	// without; a stack's own values win. Only the gateway gets them.
+	for _, c := range []struct {
+		config           map[string]string
+		rps, burst, hops string
+	}{
+		{localConfig, "50", "100", "1"},
+		{withConfig(localConfig, map[string]string{"carrental:meshMode": "policies"}), "50", "100", "0"},
+		{withConfig(localConfig, map[string]string{"carrental:rateLimitRps": "0", "carrental:rateLimitBurst": "7", "carrental:trustedProxyHops": "2"}), "0", "7", "2"},
+	} {
+		r := run(t, "local", c.config)
+		env := envOf(r, "gateway")
+		if env[contract.EnvRateLimitRPS] != c.rps || env[contract.EnvRateLimitBurst] != c.burst || env[contract.EnvTrustedProxyHops] != c.hops {
+			t.Errorf("%v: gateway rate %q burst %q hops %q, want %s %s %s", c.config, env[contract.EnvRateLimitRPS], env[contract.EnvRateLimitBurst], env[contract.EnvTrustedProxyHops], c.rps, c.burst, c.hops)
+		}
+		if _, ok := envOf(r, "reservation")[contract.EnvRateLimitRPS]; ok {
+			t.Errorf("%v: reservation got the gateway's rate limit", c.config)
 		}
 	}
 }

@@ -212,6 +212,10 @@ func deploy(ctx *pulumi.Context, cfg config.Config, p platform) error {
 		}
 		if s == contract.Gateway {
 			args.IngressFrom = []string{addons.IngressNamespace}
+			args.Env = append(append(corev1.EnvVarArray{}, shared...),
+				env(contract.EnvRateLimitRPS, fmt.Sprint(cfg.RateLimitRPS)),
+				env(contract.EnvRateLimitBurst, fmt.Sprint(cfg.RateLimitBurst)),
+				env(contract.EnvTrustedProxyHops, fmt.Sprint(cfg.TrustedProxyHops)))
 		}
 		if a, ok := cfg.Autoscaling[s]; ok {
 			a := a

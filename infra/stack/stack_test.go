@@ -280,6 +280,10 @@ func TestBadConfigIsRejected(t *testing.T) {
 		"zone spread":                      {"carrental:target": "local", "carrental:imageTag": "v1", "carrental:zoneSpread": "sometimes"},
 		"storage ceiling below storage":    {"aws:region": "ap-northeast-2", "carrental:dbPassword": "x", "carrental:dbMaxStorageGb": "10"},
 		"a number that is not one":         {"carrental:target": "local", "carrental:imageTag": "v1", "carrental:natsReplicas": "three"},
+		"negative rate limit":              {"carrental:target": "local", "carrental:imageTag": "v1", "carrental:rateLimitRps": "-1"},
+		"no burst":                         {"carrental:target": "local", "carrental:imageTag": "v1", "carrental:rateLimitBurst": "0"},
+		"negative proxy hops":              {"carrental:target": "local", "carrental:imageTag": "v1", "carrental:trustedProxyHops": "-1"},
+		"a rate that is not a number":      {"carrental:target": "local", "carrental:imageTag": "v1", "carrental:rateLimitRps": "fast"},
 		"a boolean that is not one":        {"aws:region": "ap-northeast-2", "carrental:dbPassword": "x", "carrental:dbMultiAz": "maybe"},
 	} {
 		t.Run(name, func(t *testing.T) {

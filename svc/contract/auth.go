@@ -95,6 +95,14 @@ const (
 	EnvTrustedProxyHops = "TRUSTED_PROXY_HOPS"
 )
 
+// The per-client limit when none is configured: a person at a browser,
+// or a script of theirs, stays well under DefaultRateLimitRPS; a page
+// firing its calls at once fits in DefaultRateLimitBurst.
+const (
+	DefaultRateLimitRPS   = 50
+	DefaultRateLimitBurst = 100
+)
+
 // Auth modes (EnvAuthMode).
 const (
 	AuthJWT = "jwt"

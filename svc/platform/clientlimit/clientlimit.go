@@ -18,16 +18,17 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/carrental/carrental/svc/contract"
 	"github.com/carrental/carrental/svc/platform/errs"
 	"github.com/carrental/carrental/svc/platform/httpx"
 	"github.com/carrental/carrental/svc/platform/overload"
 )
 
-// Defaults: a person at a browser or a script of theirs stays well under
-// DefaultRPS; a page that fires its calls at once fits in DefaultBurst.
+// Defaults: the rate and burst are the contract's (the stack sets them
+// too).
 const (
-	DefaultRPS            = 50
-	DefaultBurst          = 100
+	DefaultRPS            = contract.DefaultRateLimitRPS
+	DefaultBurst          = contract.DefaultRateLimitBurst
 	DefaultQueuePerClient = 16
 	// DefaultMaxClients bounds the buckets kept (about 200 bytes each).
 	DefaultMaxClients = 100_000
