@@ -30,7 +30,8 @@ const (
 	DefaultRPS            = contract.DefaultRateLimitRPS
 	DefaultBurst          = contract.DefaultRateLimitBurst
 	DefaultQueuePerClient = 16
-	// DefaultMaxClients bounds the buckets kept (about 200 bytes each).
+	// DefaultMaxClients bounds the buckets kept (a few hundred bytes each:
+	// tens of MB at most).
 	DefaultMaxClients = 100_000
 )
 
