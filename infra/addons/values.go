@@ -108,6 +108,15 @@ func ingressValues(version string) map[string]any {
 		"autoscaling":         map[string]any{"minReplicas": haReplicas},
 		"podDisruptionBudget": map[string]any{"minAvailable": 1},
 		"resources":           ingressResources.values(),
+		// The gateway limits each client by its address (trustedProxyHops
+		// 1: the ingress's X-Forwarded-For entry). Only a Network Load
+		// Balancer sending to the nodes that run an ingress pod keeps that
+		// address: a classic ELB, or kube-proxy forwarding between nodes,
+		// puts its own there and every client shares one bucket.
+		"service": map[string]any{
+			"externalTrafficPolicy": "Local",
+			"annotations":           map[string]any{"service.beta.kubernetes.io/aws-load-balancer-type": "nlb"},
+		},
 	}
 }
 

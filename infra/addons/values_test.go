@@ -73,3 +73,17 @@ func TestMetricsServerRunsAsAHighNonRootUser(t *testing.T) {
 		t.Errorf("security context %v", sc)
 	}
 }
+
+// The gateway's per-client limits need the client's own address in the
+// ingress's X-Forwarded-For entry: a Network Load Balancer with
+// externalTrafficPolicy Local keeps it, a classic ELB or a second
+// kube-proxy hop replaces it.
+func TestIngressKeepsTheClientAddress(t *testing.T) {
+	service := ingressValues("v")["service"].(map[string]any)
+	if service["externalTrafficPolicy"] != "Local" {
+		t.Errorf("externalTrafficPolicy %v, want Local", service["externalTrafficPolicy"])
+	}
+	if lb := service["annotations"].(map[string]any)["service.beta.kubernetes.io/aws-load-balancer-type"]; lb != "nlb" {
+		t.Errorf("load balancer type %v, want nlb", lb)
+	}
+}
