@@ -150,6 +150,13 @@ type Config struct {
 	// PersistentVolumeClaim) or "emptyDir" (a cluster with no storage
 	// provisioner; the stream lives as long as the pod).
 	NATSStorage string
+
+	// Tracing: an OTLP collector the services send spans to (empty: none;
+	// they still make and propagate trace IDs), its protocol, and the
+	// share of traces sampled at the gateway.
+	OTLPEndpoint     string
+	OTLPProtocol     string
+	TraceSampleRatio float64
 }
 
 // Mesh modes.
@@ -200,6 +207,9 @@ func Load(ctx *pulumi.Context) (Config, error) {
 		NATSMode:              or(c.Get("natsMode"), "statefulset"),
 		NATSURL:               c.Get("natsUrl"),
 		NATSStorage:           or(c.Get("natsStorage"), "10Gi"),
+		OTLPEndpoint:          c.Get("otlpEndpoint"),
+		OTLPProtocol:          or(c.Get("otlpProtocol"), contract.OTLPProtocolHTTP),
+		TraceSampleRatio:      typed.float("traceSampleRatio", 1),
 	}
 	// AWS spreads over zones and survives losing one thing; a local cluster
 	// is often one node with no zones and little CPU.
@@ -290,6 +300,15 @@ func (c Config) validate() error {
 	}
 	if c.Resilience != contract.ResilienceServing && c.Resilience != contract.ResilienceWriteUp {
 		return fmt.Errorf("carrental:resilience %q: want %s or %s", c.Resilience, contract.ResilienceServing, contract.ResilienceWriteUp)
+	}
+	if c.OTLPProtocol != contract.OTLPProtocolHTTP && c.OTLPProtocol != contract.OTLPProtocolGRPC {
+		return fmt.Errorf("carrental:otlpProtocol %q: want %s or %s", c.OTLPProtocol, contract.OTLPProtocolHTTP, contract.OTLPProtocolGRPC)
+	}
+	if c.OTLPEndpoint != "" && !strings.HasPrefix(c.OTLPEndpoint, "http://") && !strings.HasPrefix(c.OTLPEndpoint, "https://") {
+		return fmt.Errorf("carrental:otlpEndpoint %q: want a URL like http://otel-collector.observability:4318", c.OTLPEndpoint)
+	}
+	if c.TraceSampleRatio < 0 || c.TraceSampleRatio > 1 {
+		return fmt.Errorf("carrental:traceSampleRatio %v: want a ratio from 0 to 1", c.TraceSampleRatio)
 	}
 	if c.ZoneSpread != SpreadRequired && c.ZoneSpread != SpreadPreferred {
 		return fmt.Errorf("carrental:zoneSpread %q: want %s or %s", c.ZoneSpread, SpreadRequired, SpreadPreferred)
@@ -407,6 +426,11 @@ type typedReader struct {
 func (r *typedReader) int(key string, def int) int {
 	v, err := r.c.TryInt(key)
 	return orDefault(r, key, "a whole number", err, v, def)
+}
+
+func (r *typedReader) float(key string, def float64) float64 {
+	v, err := r.c.TryFloat64(key)
+	return orDefault(r, key, "a number", err, v, def)
 }
 
 func (r *typedReader) bool(key string, def bool) bool {
