@@ -158,6 +158,13 @@ type Config struct {
 	// PersistentVolumeClaim) or "emptyDir" (a cluster with no storage
 	// provisioner; the stream lives as long as the pod).
 	NATSStorage string
+
+	// Tracing: an OTLP collector the services send spans to (empty: none;
+	// they still make and propagate trace IDs), its protocol, and the
+	// share of traces sampled at the gateway.
+	OTLPEndpoint     string
+	OTLPProtocol     string
+	TraceSampleRatio float64
 }
 
 // Mesh modes.
@@ -208,6 +215,9 @@ func Load(ctx *pulumi.Context) (Config, error) {
 		NATSMode:              or(c.Get("natsMode"), "statefulset"),
 		NATSURL:               c.Get("natsUrl"),
 		NATSStorage:           or(c.Get("natsStorage"), "10Gi"),
+		OTLPEndpoint:          c.Get("otlpEndpoint"),
+		OTLPProtocol:          or(c.Get("otlpProtocol"), contract.OTLPProtocolHTTP),
+		TraceSampleRatio:      typed.float("traceSampleRatio", 1),
 	}
 	// AWS spreads over zones and survives losing one thing; a local cluster
 	// is often one node with no zones and little CPU.
@@ -308,6 +318,15 @@ func (c Config) validate() error {
 	}
 	if c.RateLimitRPS < 0 || c.RateLimitBurst < 1 || c.TrustedProxyHops < 0 {
 		return fmt.Errorf("carrental:rateLimitRps %d, rateLimitBurst %d, trustedProxyHops %d: want a rate of 0 (off) or more, a burst of at least 1, and 0 or more proxies", c.RateLimitRPS, c.RateLimitBurst, c.TrustedProxyHops)
+	}
+	if c.OTLPProtocol != contract.OTLPProtocolHTTP && c.OTLPProtocol != contract.OTLPProtocolGRPC {
+		return fmt.Errorf("carrental:otlpProtocol %q: want %s or %s", c.OTLPProtocol, contract.OTLPProtocolHTTP, contract.OTLPProtocolGRPC)
+	}
+	if c.OTLPEndpoint != "" && !strings.HasPrefix(c.OTLPEndpoint, "http://") && !strings.HasPrefix(c.OTLPEndpoint, "https://") {
+		return fmt.Errorf("carrental:otlpEndpoint %q: want a URL like http://otel-collector.observability:4318", c.OTLPEndpoint)
+	}
+	if c.TraceSampleRatio < 0 || c.TraceSampleRatio > 1 {
+		return fmt.Errorf("carrental:traceSampleRatio %v: want a ratio from 0 to 1", c.TraceSampleRatio)
 	}
 	if c.ZoneSpread != SpreadRequired && c.ZoneSpread != SpreadPreferred {
 		return fmt.Errorf("carrental:zoneSpread %q: want %s or %s", c.ZoneSpread, SpreadRequired, SpreadPreferred)
@@ -425,6 +444,11 @@ type typedReader struct {
 func (r *typedReader) int(key string, def int) int {
 	v, err := r.c.TryInt(key)
 	return orDefault(r, key, "a whole number", err, v, def)
+}
+
+func (r *typedReader) float(key string, def float64) float64 {
+	v, err := r.c.TryFloat64(key)
+	return orDefault(r, key, "a number", err, v, def)
 }
 
 func (r *typedReader) bool(key string, def bool) bool {

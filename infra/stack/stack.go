@@ -176,6 +176,7 @@ func deploy(ctx *pulumi.Context, cfg config.Config, p platform) error {
 	case "external":
 		shared = append(shared, env(contract.EnvNATSURL, cfg.NATSURL), env(contract.EnvStreamReplicas, fmt.Sprint(cfg.StreamReplicas)))
 	}
+	shared = append(shared, tracingEnv(cfg)...)
 	if p.hasDatabase {
 		secret, err := corev1.NewSecret(ctx, "database", &corev1.SecretArgs{
 			Metadata:   &metav1.ObjectMetaArgs{Name: pulumi.String("carrental-database"), Namespace: ns},
@@ -282,6 +283,22 @@ func natsPort(raw string) int {
 		}
 	}
 	return 4222
+}
+
+// tracingEnv points every service at the stack's collector, if it names
+// one; without, the services make and propagate trace IDs and export
+// nothing. The ratio samples at the gateway and the others follow its
+// decision (parent-based), so a trace is whole or absent.
+func tracingEnv(cfg config.Config) corev1.EnvVarArray {
+	if cfg.OTLPEndpoint == "" {
+		return nil
+	}
+	return corev1.EnvVarArray{
+		env(contract.EnvOTLPEndpoint, cfg.OTLPEndpoint),
+		env(contract.EnvOTLPProtocol, cfg.OTLPProtocol),
+		env(contract.EnvTracesSampler, contract.SamplerParentBasedRatio),
+		env(contract.EnvTracesSamplerArg, strconv.FormatFloat(cfg.TraceSampleRatio, 'g', -1, 64)),
+	}
 }
 
 func env(key, value string) corev1.EnvVarArgs {

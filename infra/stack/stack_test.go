@@ -285,6 +285,10 @@ func TestBadConfigIsRejected(t *testing.T) {
 		"negative proxy hops":              {"carrental:target": "local", "carrental:imageTag": "v1", "carrental:trustedProxyHops": "-1"},
 		"a rate that is not a number":      {"carrental:target": "local", "carrental:imageTag": "v1", "carrental:rateLimitRps": "fast"},
 		"a boolean that is not one":        {"aws:region": "ap-northeast-2", "carrental:dbPassword": "x", "carrental:dbMultiAz": "maybe"},
+		"OTLP over http/json":              {"carrental:target": "local", "carrental:imageTag": "v1", "carrental:otlpProtocol": "http/json"},
+		"OTLP endpoint that is no URL":     {"carrental:target": "local", "carrental:imageTag": "v1", "carrental:otlpEndpoint": "collector:4318"},
+		"sample ratio above 1":             {"carrental:target": "local", "carrental:imageTag": "v1", "carrental:traceSampleRatio": "1.5"},
+		"sample ratio that is no number":   {"carrental:target": "local", "carrental:imageTag": "v1", "carrental:traceSampleRatio": "half"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			b, _ := jsonMarshal(cfg)
@@ -486,4 +490,45 @@ func TestLocalStackSharesAPostgreSQLWhenGivenOne(t *testing.T) {
 	if n := len(run(t, "local", localConfig).all("kubernetes:core/v1:Secret")); n != 0 {
 		t.Errorf("%d Secrets without a database", n)
 	}
+}
+
+// A stack that names a collector sets the OTEL_* keys on every
+// Deployment; one that names none sets none (the services then make and
+// propagate trace IDs and export nothing).
+func TestTracingPointsEveryServiceAtTheCollector(t *testing.T) {
+	keys := []string{contract.EnvOTLPEndpoint, contract.EnvOTLPProtocol, contract.EnvTracesSampler, contract.EnvTracesSamplerArg}
+	cfg := map[string]string{"carrental:target": "local", "carrental:imageTag": "v1",
+		"carrental:otlpEndpoint": "http://otel-collector.observability:4317", "carrental:otlpProtocol": "grpc", "carrental:traceSampleRatio": "0.25"}
+	want := map[string]string{contract.EnvOTLPEndpoint: "http://otel-collector.observability:4317", contract.EnvOTLPProtocol: contract.OTLPProtocolGRPC,
+		contract.EnvTracesSampler: contract.SamplerParentBasedRatio, contract.EnvTracesSamplerArg: "0.25"}
+	with, without := run(t, "local", cfg), run(t, "local", localConfig)
+	for _, s := range contract.Services() {
+		got := containerEnv(t, with.find(t, deployment, string(s)).Inputs)
+		for k, v := range want {
+			if got[k] != v {
+				t.Errorf("%s: %s = %q, want %q", s, k, got[k], v)
+			}
+		}
+		none := containerEnv(t, without.find(t, deployment, string(s)).Inputs)
+		for _, k := range keys {
+			if v, ok := none[k]; ok {
+				t.Errorf("%s without a collector: %s = %q", s, k, v)
+			}
+		}
+	}
+}
+
+// containerEnv is the plain name=value env of a Deployment's container.
+func containerEnv(t *testing.T, inputs map[string]any) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	list, _ := at(t, inputs, "spec.template.spec.containers.0.env").([]any)
+	for _, e := range list {
+		m, _ := e.(map[string]any)
+		if name, ok := m["name"].(string); ok {
+			v, _ := m["value"].(string)
+			out[name] = v
+		}
+	}
+	return out
 }

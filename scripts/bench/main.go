@@ -21,6 +21,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -47,7 +48,7 @@ type config struct {
 func run(ctx context.Context, args []string, out io.Writer) error {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	quick := fs.Bool("quick", false, "shorter runs (smoke)")
-	only := fs.String("only", "", "comma-separated subset of: a,b,c,d,e,burst,siege,flood")
+	only := fs.String("only", "", "comma-separated subset of: a,b,c,d,e,burst,siege,flood,tracing")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -75,6 +76,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		{"a", b.throughput}, {"b", b.reservationLatency}, {"c", b.hungPayment},
 		{"d", b.flakyPayment}, {"e", b.twoHundredClients}, {"burst", b.burstRecovery}, {"siege", b.siegeCircuitBreaker},
 		{"flood", b.flood},
+		{"tracing", b.tracingOverhead},
 	}
 	for _, s := range steps {
 		if *only != "" && !strings.Contains(","+*only+",", ","+s.name+",") {
@@ -292,6 +294,63 @@ func (b *bench) reservationLatency() error {
 			return err
 		}
 		b.note("(b) POST /carReservations on %-12s 20 clients, %d distinct: p50 %s  p99 %s  %.0f req/s  %v", engine.name+",", n, ms(sum.P50), ms(sum.P99), sum.Rate, sum.StatusCodes)
+	}
+	return nil
+}
+
+// tracingOverhead books distinct reservations through the gateway with
+// tracing off, in its default (trace IDs made and propagated, no span
+// recorded) and exporting every span over OTLP/HTTP to a sink in this
+// process that accepts and drops them.
+func (b *bench) tracingOverhead() error {
+	var requests, received atomic.Int64
+	sink, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	defer sink.Close()
+	go http.Serve(sink, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n, _ := io.Copy(io.Discard, r.Body)
+		requests.Add(1)
+		received.Add(n)
+		w.Header().Set("Content-Type", "application/x-protobuf")
+		w.WriteHeader(http.StatusOK)
+	}))
+	n := 2000
+	if b.cfg.bigReps < 100 { // -quick
+		n = 600
+	}
+	for _, mode := range []struct {
+		name string
+		env  []string
+	}{
+		{"off", []string{contract.EnvOTelSDKDisabled + "=true"}},
+		{"IDs only", []string{contract.EnvOTelSDKDisabled + "=false", contract.EnvTracesExporter + "=none"}},
+		{"exporting", []string{contract.EnvOTelSDKDisabled + "=false", contract.EnvTracesExporter + "=otlp",
+			contract.EnvOTLPEndpoint + "=http://" + sink.Addr().String(), contract.EnvOTLPProtocol + "=" + contract.OTLPProtocolHTTP,
+			contract.EnvTracesSampler + "=always_on"}},
+	} {
+		s, err := b.start(mode.env...)
+		if err != nil {
+			return err
+		}
+		if err := b.registerCars(s, n); err != nil {
+			s.stop()
+			return err
+		}
+		before := requests.Load()
+		sum, err := b.load("(tracing) POST /carReservations, tracing "+mode.name, loadgen.Options{Concurrency: 20, Reps: n / 20, Method: "POST",
+			URL: s.urls[contract.Gateway] + contract.PathCarReservations, Body: []byte(reservationBody)})
+		s.stop() // flushes the exporters
+		if err != nil {
+			return err
+		}
+		exported := ""
+		if got := requests.Load() - before; got > 0 {
+			exported = fmt.Sprintf("  (%d OTLP exports since the load began, %d KiB in all)", got, received.Load()>>10)
+		}
+		b.note("(tracing) POST /carReservations, tracing %-10s 20 clients, %d distinct: p50 %s  p99 %s  %.0f req/s  %v%s",
+			mode.name+":", n, ms(sum.P50), ms(sum.P99), sum.Rate, sum.StatusCodes, exported)
 	}
 	return nil
 }

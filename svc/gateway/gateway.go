@@ -62,7 +62,7 @@ func proxyError(svc contract.Service, log *slog.Logger) func(http.ResponseWriter
 		default:
 			err = errs.Wrap(errs.Unavailable, err, "%s is unavailable", svc)
 		}
-		log.Warn("upstream failed", "service", svc, "path", r.URL.Path, "err", err)
+		log.WarnContext(r.Context(), "upstream failed", "service", svc, "path", r.URL.Path, "err", err)
 		httpx.EncodeError(r.Context(), err, w)
 	}
 }

@@ -119,7 +119,7 @@ func (in *Injector) Middleware(next http.Handler) http.Handler {
 		}
 		if c.ErrorRate > 0 && rand.Float64() < c.ErrorRate {
 			in.injected.Add(1)
-			httpx.WriteJSON(w, c.ErrorStatus, httpx.ErrorBody{Code: "injected_fault", Message: fmt.Sprintf("fault injected: %d", c.ErrorStatus)})
+			httpx.WriteJSON(w, c.ErrorStatus, httpx.NewErrorBody(r.Context(), "injected_fault", fmt.Sprintf("fault injected: %d", c.ErrorStatus)))
 			return
 		}
 		next.ServeHTTP(w, r)

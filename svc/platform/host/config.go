@@ -16,6 +16,9 @@ import (
 	"github.com/carrental/carrental/svc/platform/overload"
 	"github.com/carrental/carrental/svc/platform/resilience"
 	"github.com/carrental/carrental/svc/platform/sqldb"
+	"github.com/carrental/carrental/svc/platform/telemetry"
+
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 )
 
 // Config is one service's runtime configuration, read from the environment
@@ -31,10 +34,11 @@ type Config struct {
 	// StreamReplicas is STREAM_REPLICAS, default 1: the event stream's
 	// replicas (3 on a JetStream cluster of three servers).
 	StreamReplicas int
-	HealthyFile    string        // HEALTHY_FILE, default /tmp/healthy
-	LogLevel       slog.Level    // LOG_LEVEL, default info
-	Drain          time.Duration // SHUTDOWN_DRAIN, default 10s
-	MaxInFlight    int           // MAX_IN_FLIGHT, default overload.DefaultSlots()
+	HealthyFile    string           // HEALTHY_FILE, default /tmp/healthy
+	LogLevel       slog.Level       // LOG_LEVEL, default info
+	Drain          time.Duration    // SHUTDOWN_DRAIN, default 10s
+	MaxInFlight    int              // MAX_IN_FLIGHT, default overload.DefaultSlots()
+	Telemetry      telemetry.Config // OTEL_*: trace IDs only by default
 	// Per-client limits (the gateway's): RATE_LIMIT_RPS (default 50; 0
 	// turns the buckets off), RATE_LIMIT_BURST (default 100), and
 	// TRUSTED_PROXY_HOPS (default 0: the client is the connection's peer).
@@ -43,6 +47,7 @@ type Config struct {
 	TrustedProxyHops int
 	upstreams        map[contract.Service]string
 	policies         map[string]resilience.Policy // by upstream host:port
+	peers            map[string]contract.Service  // upstream by host:port
 	// the resilience profile and layer hosts outside the call graph get
 	resilienceProfile, resilienceLayer string
 	adminLn                            net.Listener // pre-opened admin listener (local runs, tests)
@@ -54,6 +59,13 @@ type Config struct {
 func (c Config) WithAdminListener(ln net.Listener) Config {
 	c.adminLn = ln
 	c.AdminAddr = ln.Addr().String()
+	return c
+}
+
+// WithSpanExporter sends every span to exp as it ends (tests: an
+// in-memory exporter), whatever OTEL_TRACES_EXPORTER says.
+func (c Config) WithSpanExporter(exp sdktrace.SpanExporter) Config {
+	c.Telemetry.SpanExporter = exp
 	return c
 }
 
@@ -87,6 +99,7 @@ func LoadConfig(service contract.Service, getenv func(string) string) (Config, e
 		HealthyFile: get(contract.EnvHealthyFile, contract.HealthyFile),
 		upstreams:   map[contract.Service]string{},
 		policies:    map[string]resilience.Policy{},
+		peers:       map[string]contract.Service{},
 	}
 	if err := cfg.LogLevel.UnmarshalText([]byte(get(contract.EnvLogLevel, "info"))); err != nil {
 		return Config{}, fmt.Errorf("%s: %w", contract.EnvLogLevel, err)
@@ -114,6 +127,9 @@ func LoadConfig(service contract.Service, getenv func(string) string) (Config, e
 	if cfg.StreamReplicas, err = strconv.Atoi(get(contract.EnvStreamReplicas, "1")); err != nil || cfg.StreamReplicas < 1 || cfg.StreamReplicas > nats.MaxReplicas {
 		return Config{}, fmt.Errorf("%s=%q: want 1 to %d replicas (at most the JetStream servers there are)", contract.EnvStreamReplicas, getenv(contract.EnvStreamReplicas), nats.MaxReplicas)
 	}
+	if cfg.Telemetry, err = telemetry.FromEnv(service, getenv); err != nil {
+		return Config{}, err
+	}
 	if cfg.resilienceProfile, cfg.resilienceLayer, err = resilience.ProfileAndLayer(getenv); err != nil {
 		return Config{}, err
 	}
@@ -129,6 +145,7 @@ func LoadConfig(service contract.Service, getenv func(string) string) (Config, e
 			return Config{}, err
 		}
 		cfg.policies[u.Host] = policy
+		cfg.peers[u.Host] = up
 	}
 	return cfg, nil
 }
@@ -151,3 +168,7 @@ func (c Config) Policy(host string) resilience.Policy {
 	}
 	return resilience.Default("", c.resilienceProfile, c.resilienceLayer)
 }
+
+// upstreamAt names the upstream service at host (host:port), for the
+// client spans; empty for a host outside the call graph.
+func (c Config) upstreamAt(host string) string { return string(c.peers[host]) }

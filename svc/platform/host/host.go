@@ -37,6 +37,7 @@ import (
 	"github.com/carrental/carrental/svc/platform/overload"
 	"github.com/carrental/carrental/svc/platform/resilience"
 	"github.com/carrental/carrental/svc/platform/sqldb"
+	"github.com/carrental/carrental/svc/platform/telemetry"
 )
 
 // Spec is how a service plugs into the runtime.
@@ -113,7 +114,13 @@ func Run(ctx context.Context, spec Spec, getenv func(string) string, stdout io.W
 // service in steps, each undone in reverse order when the service stops
 // or a later step fails.
 func RunOn(ctx context.Context, spec Spec, cfg Config, ln net.Listener, getenv func(string) string, log *slog.Logger) (err error) {
-	p := newProcess(ctx, spec, cfg, getenv, log)
+	tel, err := telemetry.New(ctx, cfg.Telemetry)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	log = telemetry.Logger(log)
+	p := newProcess(ctx, spec, cfg, getenv, log, tel)
 	defer p.stop()
 	defer func() {
 		if err == nil {
@@ -148,15 +155,22 @@ type process struct {
 	built      *Built
 	faults     fault.Injector
 	limiter    *overload.Limiter
+	tel        *telemetry.Provider
 	undo       []func() // run in reverse by stop
 	background sync.WaitGroup
 	bgCtx      context.Context // outlives ctx until stop, so work drains after shutdown starts
 }
 
-func newProcess(ctx context.Context, spec Spec, cfg Config, getenv func(string) string, log *slog.Logger) *process {
+func newProcess(ctx context.Context, spec Spec, cfg Config, getenv func(string) string, log *slog.Logger, tel *telemetry.Provider) *process {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	p := &process{spec: spec, cfg: cfg, log: log, registry: reg, limiter: overload.New(cfg.MaxInFlight, overload.DefaultWait)}
+	p := &process{spec: spec, cfg: cfg, log: log, registry: reg, limiter: overload.New(cfg.MaxInFlight, overload.DefaultWait), tel: tel}
+	// Last to stop: the relay's final flush and the consumers make spans too.
+	p.onStop(func() {
+		if err := tel.Shutdown(cfg.Drain); err != nil {
+			log.Warn("spans not exported", "err", err)
+		}
+	})
 	p.ready.Log = log
 	reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
 		Namespace: "carrental", Subsystem: string(spec.Service), Name: "shed_total",
@@ -168,7 +182,8 @@ func newProcess(ctx context.Context, spec Spec, cfg Config, getenv func(string) 
 		// Every call to another service goes through the resilience
 		// transport: per-try timeouts, retries of repeatable calls, a
 		// breaker and a concurrency limit per upstream (see README).
-		HTTP: &http.Client{Transport: resilience.NewTransport(upstreamTransport(), cfg.Policy)},
+		// Above it, a client span per call carries the traceparent.
+		HTTP: &http.Client{Transport: tel.Transport(resilience.NewTransport(upstreamTransport(), cfg.Policy), cfg.upstreamAt)},
 		Now:  time.Now,
 	}
 	bgCtx, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
@@ -195,7 +210,8 @@ func (p *process) openDatabase(ctx context.Context) error {
 		return nil
 	}
 	db, err := sqldb.Open(ctx, sqldb.Config{Name: string(p.spec.Service), DataDir: p.cfg.DataDir,
-		DatabaseURL: p.cfg.DatabaseURL, Schema: p.cfg.SchemaPref + string(p.spec.Service), Sync: sqldb.Sync(p.cfg.SQLiteSync)})
+		DatabaseURL: p.cfg.DatabaseURL, Schema: p.cfg.SchemaPref + string(p.spec.Service), Sync: sqldb.Sync(p.cfg.SQLiteSync),
+		Tracer: p.tel.Tracer()})
 	if err != nil {
 		return err
 	}
@@ -241,7 +257,7 @@ func (p *process) startRelay(context.Context) error {
 	if p.deps.DB == nil || p.js == nil {
 		return nil
 	}
-	p.deps.Relay = outbox.NewRelay(p.deps.DB, nats.Publisher{JS: p.js}, p.log, time.Second)
+	p.deps.Relay = outbox.NewRelay(p.deps.DB, nats.Publisher{JS: p.js}, p.log, time.Second).WithTracer(p.tel.Tracer())
 	p.goBackground(func(ctx context.Context) { p.deps.Relay.Run(ctx, p.cfg.Drain) })
 	return nil
 }
@@ -261,6 +277,7 @@ func (p *process) build(ctx context.Context) error {
 		if p.js == nil {
 			return fmt.Errorf("%s: consumer %s needs Spec.Events", p.spec.Service, c.Durable)
 		}
+		c.Tracer = p.tel.Tracer()
 		stop, err := nats.Consume(ctx, p.js, c, p.log)
 		if err != nil {
 			return err
@@ -323,10 +340,13 @@ func (p *process) routes() (http.Handler, error) {
 	switch {
 	case p.built.Handler == nil:
 	case p.built.OwnAdmission:
-		mux.Handle("/", p.faults.Middleware(p.built.Handler))
+		// Traced outermost: a refused request has its span and trace ID
+		// too. (/healthz, /readyz and /metrics are polled and make no
+		// traces.)
+		mux.Handle("/", p.tel.Handler(p.faults.Middleware(p.built.Handler)))
 	default:
 		// Capacity first: a request that is shed costs nothing further.
-		mux.Handle("/", p.limiter.Middleware(p.faults.Middleware(p.built.Handler)))
+		mux.Handle("/", p.tel.Handler(p.limiter.Middleware(p.faults.Middleware(p.built.Handler))))
 	}
 	return mux, nil
 }
@@ -341,7 +361,8 @@ func (p *process) serve(ctx context.Context, ln net.Listener) error {
 		return err
 	}
 	p.onStop(func() { _ = health.MarkDead(p.cfg.HealthyFile) })
-	p.log.Info("serving", "addr", ln.Addr().String(), "liveness_file", p.cfg.HealthyFile, "max_in_flight", p.limiter.Capacity())
+	p.log.Info("serving", "addr", ln.Addr().String(), "liveness_file", p.cfg.HealthyFile, "max_in_flight", p.limiter.Capacity(),
+		"tracing", p.tel.Mode())
 	if p.cfg.onServing != nil {
 		p.cfg.onServing()
 	}

@@ -10,6 +10,8 @@ import (
 	"net/http"
 	"strconv"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/carrental/carrental/svc/platform/errs"
 )
 
@@ -82,17 +84,29 @@ func CodeOfStatus(status int) errs.Code {
 type ErrorBody struct {
 	Code    errs.Code `json:"code"`
 	Message string    `json:"message"`
+	// TraceID is the request's trace (absent when tracing is off): the
+	// key to its spans and to its log lines in every service.
+	TraceID string `json:"traceId,omitempty"`
+}
+
+// NewErrorBody is the body of an error answered in ctx's trace.
+func NewErrorBody(ctx context.Context, code errs.Code, message string) ErrorBody {
+	b := ErrorBody{Code: code, Message: message}
+	if sc := trace.SpanContextFromContext(ctx); sc.IsValid() {
+		b.TraceID = sc.TraceID().String()
+	}
+	return b
 }
 
 // EncodeError writes err as a JSON ErrorBody with the status its code maps
 // to. It has the signature of go-kit's ServerErrorEncoder. It logs nothing:
 // the endpoint middleware logs each failed request once.
-func EncodeError(_ context.Context, err error, w http.ResponseWriter) {
+func EncodeError(ctx context.Context, err error, w http.ResponseWriter) {
 	code := errs.CodeOf(err)
 	if code == errs.Overloaded {
 		w.Header().Set("Retry-After", strconv.Itoa(RetryAfterSeconds))
 	}
-	WriteJSON(w, StatusOf(code), ErrorBody{Code: code, Message: errs.MessageOf(err)})
+	WriteJSON(w, StatusOf(code), NewErrorBody(ctx, code, errs.MessageOf(err)))
 }
 
 // RetryAfterSeconds is what an overloaded answer tells the caller to wait.

@@ -1,9 +1,11 @@
 package httpx
 
 import (
+	"context"
 	"net/http"
 
 	"github.com/carrental/carrental/svc/platform/errs"
+	"github.com/carrental/carrental/svc/platform/telemetry"
 )
 
 // Router is a ServeMux whose own 404 and 405 answers are JSON like every
@@ -16,10 +18,12 @@ type Router struct {
 func NewRouter() *Router { return &Router{ServeMux: http.NewServeMux()} }
 
 func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if _, pattern := rt.ServeMux.Handler(r); pattern == "" {
-		rt.ServeMux.ServeHTTP(&jsonFallback{ResponseWriter: w, path: r.URL.Path, method: r.Method}, r)
+	_, pattern := rt.ServeMux.Handler(r)
+	if pattern == "" {
+		rt.ServeMux.ServeHTTP(&jsonFallback{ResponseWriter: w, ctx: r.Context(), path: r.URL.Path, method: r.Method}, r)
 		return
 	}
+	telemetry.NameByRoute(r, pattern)
 	rt.ServeMux.ServeHTTP(w, r)
 }
 
@@ -27,6 +31,7 @@ func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // keeps the Allow header the mux sets for 405.
 type jsonFallback struct {
 	http.ResponseWriter
+	ctx          context.Context
 	path, method string
 	replaced     bool
 }
@@ -36,10 +41,10 @@ func (f *jsonFallback) WriteHeader(status int) {
 	case http.StatusNotFound:
 		f.replaced = true
 		f.Header().Del("X-Content-Type-Options")
-		WriteJSON(f.ResponseWriter, status, ErrorBody{Code: errs.NotFound, Message: "no route for " + f.path})
+		WriteJSON(f.ResponseWriter, status, NewErrorBody(f.ctx, errs.NotFound, "no route for "+f.path))
 	case http.StatusMethodNotAllowed:
 		f.replaced = true
-		WriteJSON(f.ResponseWriter, status, ErrorBody{Code: errs.NotAllowed, Message: "method " + f.method + " is not allowed on " + f.path})
+		WriteJSON(f.ResponseWriter, status, NewErrorBody(f.ctx, errs.NotAllowed, "method "+f.method+" is not allowed on "+f.path))
 	default:
 		f.ResponseWriter.WriteHeader(status)
 	}

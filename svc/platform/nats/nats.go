@@ -14,8 +14,12 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	natsgo "github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/carrental/carrental/svc/platform/event"
+	"github.com/carrental/carrental/svc/platform/telemetry"
 )
 
 // DuplicateWindow is how long JetStream remembers a message ID. A relay that
@@ -171,12 +175,40 @@ func quorum(info *jetstream.StreamInfo) error {
 // Publisher publishes outbox events to JetStream.
 type Publisher struct{ JS jetstream.JetStream }
 
-// Publish stores body under subject with id as the de-duplication ID.
+// Publish stores body under subject with id as the de-duplication ID, and
+// ctx's trace context in the message headers (traceparent), so the
+// consumers join the trace.
 func (p Publisher) Publish(ctx context.Context, subject, id string, body []byte) error {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	_, err := p.JS.Publish(ctx, subject, body, jetstream.WithMsgID(id))
+	msg := &natsgo.Msg{Subject: subject, Data: body}
+	if trace.SpanContextFromContext(ctx).IsValid() {
+		msg.Header = natsgo.Header{}
+		telemetry.Inject(ctx, headerCarrier(msg.Header))
+	}
+	_, err := p.JS.PublishMsg(ctx, msg, jetstream.WithMsgID(id))
 	return err
+}
+
+// headerCarrier carries trace context in NATS headers under the exact
+// W3C names (NATS header keys are case-sensitive, HTTP's are not).
+type headerCarrier natsgo.Header
+
+func (h headerCarrier) Get(key string) string {
+	if vs := h[key]; len(vs) > 0 {
+		return vs[0]
+	}
+	return ""
+}
+
+func (h headerCarrier) Set(key, value string) { h[key] = []string{value} }
+
+func (h headerCarrier) Keys() []string {
+	keys := make([]string, 0, len(h))
+	for k := range h {
+		keys = append(keys, k)
+	}
+	return keys
 }
 
 // Handler applies one event. Returning an error asks for redelivery.
@@ -187,6 +219,9 @@ type Consumer struct {
 	Durable string       // one per (service, purpose); replicas share it
 	Types   []event.Type // the event types to receive, from any source
 	Handle  Handler
+	// Tracer makes a consumer span of every delivery, a child of the
+	// publish span in the message's traceparent (nil: none).
+	Tracer trace.Tracer
 }
 
 // Consume starts a durable, explicitly acknowledged consumer. Events arrive
@@ -238,14 +273,18 @@ func Consume(ctx context.Context, js jetstream.JetStream, c Consumer, log *slog.
 			_ = msg.Ack()
 			return
 		}
-		if err := c.Handle(handleCtx, evt); err != nil {
+		ctx, span := startConsume(handleCtx, c, msg, evt)
+		defer span.End()
+		if err := c.Handle(ctx, evt); err != nil {
 			delay := redeliveryDelay(msg)
-			log.Warn("event not applied; will redeliver", "type", evt.Type, "id", evt.ID, "in", delay, "err", err)
+			span.RecordError(err)
+			span.SetStatus(codes.Error, "not applied")
+			log.WarnContext(ctx, "event not applied; will redeliver", "type", evt.Type, "id", evt.ID, "in", delay, "err", err)
 			_ = msg.NakWithDelay(delay)
 			return
 		}
-		if err := msg.DoubleAck(handleCtx); err != nil {
-			log.Warn("ack failed; the event will be redelivered and skipped by the inbox", "id", evt.ID, "err", err)
+		if err := msg.DoubleAck(ctx); err != nil {
+			log.WarnContext(ctx, "ack failed; the event will be redelivered and skipped by the inbox", "id", evt.ID, "err", err)
 		}
 	})
 	if err != nil {
@@ -253,6 +292,23 @@ func Consume(ctx context.Context, js jetstream.JetStream, c Consumer, log *slog.
 		return nil, fmt.Errorf("nats: consume %s: %w", c.Durable, err)
 	}
 	return func() { cc.Drain(); <-cc.Closed(); cancel() }, nil
+}
+
+// startConsume starts the span of one delivery of evt to c, in the trace
+// the message's headers carry.
+func startConsume(ctx context.Context, c Consumer, msg jetstream.Msg, evt event.Event) (context.Context, trace.Span) {
+	if c.Tracer == nil {
+		return ctx, trace.SpanFromContext(ctx)
+	}
+	if h := msg.Headers(); len(h) > 0 {
+		ctx = telemetry.Extract(ctx, headerCarrier(h))
+	}
+	ctx, span := c.Tracer.Start(ctx, "consume "+string(evt.Type), trace.WithSpanKind(trace.SpanKindConsumer))
+	if span.IsRecording() {
+		span.SetAttributes(attribute.String("messaging.system", "nats"), attribute.String("messaging.destination.name", msg.Subject()),
+			attribute.String("messaging.consumer.group.name", c.Durable), attribute.String("messaging.message.id", evt.ID))
+	}
+	return ctx, span
 }
 
 // supportsMultipleFilters reports whether a server of this version (e.g.

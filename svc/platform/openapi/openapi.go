@@ -65,6 +65,11 @@ func Document(title, version string, ops []Op) (*openapi3.T, error) {
 	if err != nil {
 		return nil, err
 	}
+	required(errSchema.Value, reflect.TypeOf(httpx.ErrorBody{}))
+	if tid := errSchema.Value.Properties["traceId"]; tid != nil {
+		tid.Value.Pattern = "^[0-9a-f]{32}$"
+		tid.Value.Description = "the request's W3C trace ID (absent when tracing is off): find its spans and log lines by it"
+	}
 	doc.Components.Schemas["Error"] = errSchema
 	errorRef := &openapi3.ResponseRef{Value: openapi3.NewResponse().
 		WithDescription("An error: the status says which kind, code and message say what.").

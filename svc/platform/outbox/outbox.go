@@ -16,19 +16,26 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
+
 	"github.com/carrental/carrental/svc/platform/event"
 	"github.com/carrental/carrental/svc/platform/sqldb"
+	"github.com/carrental/carrental/svc/platform/telemetry"
 )
 
-// Add stores evt in the outbox as part of tx.
+// Add stores evt in the outbox as part of tx, with ctx's traceparent: the
+// relay publishes it in the trace of the request that caused it.
 func Add(ctx context.Context, tx *sql.Tx, evt event.Event) error {
 	body, err := json.Marshal(evt)
 	if err != nil {
 		return fmt.Errorf("outbox: %w", err)
 	}
 	_, err = tx.ExecContext(ctx,
-		`INSERT INTO outbox (event_id, subject, body, created_at) VALUES ($1, $2, $3, $4)`,
-		evt.ID, evt.Subject(), string(body), evt.OccurredAt.UTC().Format(sqldb.TimeLayout))
+		`INSERT INTO outbox (event_id, subject, body, created_at, traceparent) VALUES ($1, $2, $3, $4, $5)`,
+		evt.ID, evt.Subject(), string(body), evt.OccurredAt.UTC().Format(sqldb.TimeLayout), telemetry.TraceParent(ctx))
 	if err != nil {
 		return fmt.Errorf("outbox: add %s: %w", evt.Type, err)
 	}
@@ -49,12 +56,21 @@ type Relay struct {
 	interval time.Duration
 	batch    int
 	wake     chan struct{}
+	tracer   trace.Tracer
 }
 
 // NewRelay returns a relay polling every interval and whenever Notify is
 // called.
 func NewRelay(db *sqldb.DB, pub Publisher, log *slog.Logger, interval time.Duration) *Relay {
-	return &Relay{db: db, pub: pub, log: log, interval: interval, batch: 100, wake: make(chan struct{}, 1)}
+	return &Relay{db: db, pub: pub, log: log, interval: interval, batch: 100, wake: make(chan struct{}, 1),
+		tracer: noop.NewTracerProvider().Tracer("")}
+}
+
+// WithTracer makes a producer span of every publish, a child of the span
+// that stored the event.
+func (r *Relay) WithTracer(t trace.Tracer) *Relay {
+	r.tracer = t
+	return r
 }
 
 // Notify wakes the relay; call it after committing a transaction that added
@@ -108,18 +124,19 @@ type pending struct {
 	seq         int64
 	id, subject string
 	body        string
+	traceparent string
 }
 
 func (r *Relay) publishBatch(ctx context.Context) (int, error) {
 	rows, err := r.db.QueryContext(ctx,
-		`SELECT seq, event_id, subject, body FROM outbox ORDER BY seq LIMIT $1`, r.batch)
+		`SELECT seq, event_id, subject, body, traceparent FROM outbox ORDER BY seq LIMIT $1`, r.batch)
 	if err != nil {
 		return 0, fmt.Errorf("outbox: read: %w", err)
 	}
 	var batch []pending
 	for rows.Next() {
 		var p pending
-		if err := rows.Scan(&p.seq, &p.id, &p.subject, &p.body); err != nil {
+		if err := rows.Scan(&p.seq, &p.id, &p.subject, &p.body, &p.traceparent); err != nil {
 			rows.Close()
 			return 0, fmt.Errorf("outbox: read: %w", err)
 		}
@@ -134,7 +151,7 @@ func (r *Relay) publishBatch(ctx context.Context) (int, error) {
 	for _, p := range batch {
 		// One at a time and in order: a consumer sees a service's events in
 		// the order the service committed them.
-		if pubErr = r.pub.Publish(ctx, p.subject, p.id, []byte(p.body)); pubErr != nil {
+		if pubErr = r.publish(ctx, p); pubErr != nil {
 			pubErr = fmt.Errorf("outbox: publish %s: %w", p.id, pubErr)
 			break
 		}
@@ -146,6 +163,21 @@ func (r *Relay) publishBatch(ctx context.Context) (int, error) {
 		return 0, err
 	}
 	return published, pubErr
+}
+
+// publish sends p in the trace it was stored in.
+func (r *Relay) publish(ctx context.Context, p pending) error {
+	ctx, span := r.tracer.Start(telemetry.WithTraceParent(ctx, p.traceparent), "publish "+p.subject,
+		trace.WithSpanKind(trace.SpanKindProducer), trace.WithAttributes(
+			attribute.String("messaging.system", "nats"), attribute.String("messaging.destination.name", p.subject),
+			attribute.String("messaging.message.id", p.id)))
+	defer span.End()
+	err := r.pub.Publish(ctx, p.subject, p.id, []byte(p.body))
+	if err != nil {
+		span.RecordError(err)
+		span.SetStatus(codes.Error, "not published")
+	}
+	return err
 }
 
 // forget deletes relayed events. Deleting fewer than were relayed is

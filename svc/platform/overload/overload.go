@@ -62,7 +62,7 @@ func (l *Limiter) Middleware(next http.Handler) http.Handler {
 			case l.slots <- struct{}{}:
 				t.Stop()
 			case <-t.C:
-				l.reject(w)
+				l.reject(r.Context(), w)
 				return
 			case <-r.Context().Done():
 				t.Stop()
@@ -74,9 +74,9 @@ func (l *Limiter) Middleware(next http.Handler) http.Handler {
 	})
 }
 
-func (l *Limiter) reject(w http.ResponseWriter) {
+func (l *Limiter) reject(ctx context.Context, w http.ResponseWriter) {
 	l.shed.Add(1)
-	httpx.EncodeError(context.Background(), errs.E(errs.Overloaded, "the service is at capacity; retry after %ds", httpx.RetryAfterSeconds), w)
+	httpx.EncodeError(ctx, errs.E(errs.Overloaded, "the service is at capacity; retry after %ds", httpx.RetryAfterSeconds), w)
 }
 
 // IsShed reports whether an answer is a shed one: 503 or 429 with a

@@ -15,7 +15,9 @@ import (
 // burst is served.
 func TestLimiterServesWaitsThenSheds(t *testing.T) {
 	release := make(chan struct{})
-	l := New(2, 30*time.Millisecond)
+	// A wait far longer than the 10 ms release below: on a loaded
+	// machine a 30 ms wait lost that race and the test failed.
+	l := New(2, 200*time.Millisecond)
 	h := l.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/hold" {
 			<-release

@@ -18,6 +18,10 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/stdlib"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 )
@@ -39,7 +43,8 @@ type DB struct {
 	read    *sql.DB
 	Dialect Dialect
 	// Where names the file or schema, for logs.
-	Where string
+	Where  string
+	tracer trace.Tracer
 }
 
 // QueryContext reads from the read pool, if any.
@@ -87,6 +92,8 @@ type Config struct {
 	DatabaseURL string // PostgreSQL DSN; empty selects SQLite
 	Schema      string // PostgreSQL schema; default Name (tests use their own)
 	Sync        Sync   // SQLite: SyncNormal (default) or SyncFull
+	// Tracer makes a span of every transaction (nil: none).
+	Tracer trace.Tracer
 }
 
 // sqliteReaders is the size of SQLite's read pool: readers run beside the
@@ -97,10 +104,19 @@ var identifier = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,62}$`)
 
 // Open connects and checks the connection. It does not migrate: call Migrate.
 func Open(ctx context.Context, cfg Config) (*DB, error) {
+	open := openSQLite
 	if cfg.DatabaseURL != "" {
-		return openPostgres(ctx, cfg)
+		open = openPostgres
 	}
-	return openSQLite(ctx, cfg)
+	db, err := open(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	db.tracer = cfg.Tracer
+	if db.tracer == nil {
+		db.tracer = noop.NewTracerProvider().Tracer("")
+	}
+	return db, nil
 }
 
 func openSQLite(ctx context.Context, cfg Config) (*DB, error) {
@@ -193,7 +209,18 @@ func redact(dsn string) string {
 
 // Tx runs fn in a transaction, committing when it returns nil and rolling
 // back otherwise.
-func (db *DB) Tx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+func (db *DB) Tx(ctx context.Context, fn func(tx *sql.Tx) error) (err error) {
+	ctx, span := db.tracer.Start(ctx, "sql transaction", trace.WithSpanKind(trace.SpanKindClient))
+	defer func() {
+		if err != nil {
+			span.RecordError(err)
+			span.SetStatus(codes.Error, "rolled back")
+		}
+		span.End()
+	}()
+	if span.IsRecording() {
+		span.SetAttributes(attribute.String("db.system.name", db.system()), attribute.String("db.namespace", db.Where))
+	}
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
@@ -206,6 +233,14 @@ func (db *DB) Tx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 		return fmt.Errorf("commit: %w", err)
 	}
 	return nil
+}
+
+// system is the engine's name in OpenTelemetry's vocabulary.
+func (db *DB) system() string {
+	if db.Dialect == Postgres {
+		return "postgresql"
+	}
+	return string(db.Dialect)
 }
 
 // IsUniqueViolation reports whether err is a unique or primary key

@@ -14,6 +14,8 @@ import (
 	"path/filepath"
 	"sync"
 
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+
 	"github.com/carrental/carrental/svc/contract"
 	"github.com/carrental/carrental/svc/platform/host"
 	"github.com/carrental/carrental/svc/platform/nats"
@@ -34,6 +36,9 @@ type Options struct {
 	Log    *slog.Logger
 	// Specs are the services to run; default wiring.All().
 	Specs []host.Spec
+	// SpanExporter, when set, receives every service's spans as they end
+	// (tests: tracetest.InMemoryExporter), whatever the OTEL_* keys say.
+	SpanExporter sdktrace.SpanExporter
 }
 
 // System is a running local system.
@@ -109,6 +114,9 @@ func Start(ctx context.Context, opt Options) (sys *System, err error) {
 			return nil, fmt.Errorf("%s: %w", spec.Service, err)
 		}
 		cfg = cfg.WithAdminListener(admin[spec.Service]).WithOnServing(func() { serving <- spec.Service })
+		if opt.SpanExporter != nil {
+			cfg = cfg.WithSpanExporter(opt.SpanExporter)
+		}
 		services.Go(func() {
 			err := host.RunOn(ctx, spec, cfg, listeners[spec.Service], getenv, opt.Log.With("service", string(spec.Service)))
 			if err != nil {
