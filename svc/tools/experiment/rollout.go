@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/carrental/carrental/svc/contract"
@@ -33,7 +35,7 @@ func (e *Env) Rollout(ctx context.Context, s contract.Service, how string, updat
 	if err != nil {
 		return r.fail(e, "%v", err)
 	}
-	generation := d.Generation
+	template := d.Spec.Template
 	load := e.startLoad(ctx, 4, SteadyRate, "GET", "/carManagements/"+car, "")
 	time.Sleep(2 * time.Second)
 	start := time.Now()
@@ -43,10 +45,12 @@ func (e *Env) Rollout(ctx context.Context, s contract.Service, how string, updat
 	}
 	r.logf(e, "t=0s     update started (%s)", how)
 	// The update may reach the Deployment later (pulumi up plans first).
+	// Its generation is no sign: the autoscaler moving spec.replicas under
+	// the load bumps it too, and a rollout "done" then is the old pods'.
 	err = eventually(ctx, 5*time.Minute, 500*time.Millisecond, func() error {
 		d, err := e.Kube.AppsV1().Deployments(e.Namespace).Get(ctx, string(s), metav1.GetOptions{})
-		if err == nil && d.Generation == generation {
-			err = fmt.Errorf("%s still at generation %d", s, generation)
+		if err == nil && !templateChanged(template, d.Spec.Template) {
+			err = fmt.Errorf("%s still has its old pod template", s)
 		}
 		return err
 	})
@@ -79,6 +83,12 @@ func (e *Env) Rollout(ctx context.Context, s contract.Service, how string, updat
 		return r.fail(e, "%d of %d requests failed during the rollout (%s)", f, sum.Transactions, codes(sum))
 	}
 	return r.pass(e, "%d pods replaced in %s, 0 of %d requests failed", len(before), took.Round(time.Second), sum.Transactions)
+}
+
+// templateChanged says whether a Deployment's pod template differs from
+// the one it had: what makes it replace its pods.
+func templateChanged(before, now corev1.PodTemplateSpec) bool {
+	return !equality.Semantic.DeepEqual(before, now)
 }
 
 // settled waits until every pod the Deployment of s wants is Ready (after
