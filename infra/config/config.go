@@ -150,6 +150,19 @@ type Config struct {
 	// PersistentVolumeClaim) or "emptyDir" (a cluster with no storage
 	// provisioner; the stream lives as long as the pod).
 	NATSStorage string
+
+	// Monitoring (a Prometheus Operator and Grafana already in the
+	// cluster, e.g. kube-prometheus-stack): when enabled, the stack
+	// declares the services' PodMonitor and PrometheusRule, the dashboard
+	// ConfigMap, and lets MonitoringNamespace scrape the pods.
+	MonitoringEnabled bool
+	// MonitoringNamespace is where Prometheus and Grafana run: the
+	// dashboard ConfigMap goes there (Grafana's sidecar watches it).
+	MonitoringNamespace string
+	// MonitoringRelease is the "release" label the operator's Prometheus
+	// selects PodMonitors and PrometheusRules by (kube-prometheus-stack's
+	// release name).
+	MonitoringRelease string
 }
 
 // Mesh modes.
@@ -200,6 +213,9 @@ func Load(ctx *pulumi.Context) (Config, error) {
 		NATSMode:              or(c.Get("natsMode"), "statefulset"),
 		NATSURL:               c.Get("natsUrl"),
 		NATSStorage:           or(c.Get("natsStorage"), "10Gi"),
+		MonitoringEnabled:     typed.bool("monitoringEnabled", false),
+		MonitoringNamespace:   or(c.Get("monitoringNamespace"), "monitoring"),
+		MonitoringRelease:     or(c.Get("monitoringRelease"), "kube-prometheus-stack"),
 	}
 	// AWS spreads over zones and survives losing one thing; a local cluster
 	// is often one node with no zones and little CPU.
