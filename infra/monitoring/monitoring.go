@@ -69,7 +69,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	if err != nil {
 		return nil, err
 	}
-	spec, err := untyped(map[string]any{"groups": groups})
+	spec, err := RuleSpec(groups)
 	if err != nil {
 		return nil, err
 	}
@@ -99,13 +99,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		ApiVersion: pulumi.String(OperatorAPI),
 		Kind:       pulumi.String("PodMonitor"),
 		Metadata:   meta("carrental", args.Namespace, release),
-		OtherFields: kubernetes.UntypedArgs{"spec": map[string]any{
-			"selector": map[string]any{"matchLabels": map[string]any{PartOfLabel: "carrental"}},
-			// The pod's label "app" (its service) is copied onto its
-			// series; the operator adds namespace and pod.
-			"podTargetLabels":     []any{"app"},
-			"podMetricsEndpoints": []any{map[string]any{"port": contract.HTTPPortName, "path": contract.PathMetrics, "interval": "30s"}},
-		}},
+		OtherFields: kubernetes.UntypedArgs{"spec": PodMonitorSpec()},
 	}, child)
 	if err != nil {
 		return nil, err
@@ -139,6 +133,23 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		return nil, err
 	}
 	return m, ctx.RegisterResourceOutputs(m, pulumi.Map{})
+}
+
+// PodMonitorSpec scrapes /metrics on the HTTP port of every pod of the
+// services.
+func PodMonitorSpec() map[string]any {
+	return map[string]any{
+		"selector": map[string]any{"matchLabels": map[string]any{PartOfLabel: "carrental"}},
+		// The pod's label "app" (its service) is copied onto its series;
+		// the operator adds namespace and pod.
+		"podTargetLabels":     []any{"app"},
+		"podMetricsEndpoints": []any{map[string]any{"port": contract.HTTPPortName, "path": contract.PathMetrics, "interval": "30s"}},
+	}
+}
+
+// RuleSpec is a PrometheusRule's spec holding groups.
+func RuleSpec(groups []Group) (map[string]any, error) {
+	return untyped(map[string]any{"groups": groups})
 }
 
 // untyped is v as the plain maps and slices of its JSON, the form the
