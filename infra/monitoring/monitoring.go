@@ -96,9 +96,9 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		return nil, err
 	}
 	m.PodMonitor, err = apiextensions.NewCustomResource(ctx, name+"-pods", &apiextensions.CustomResourceArgs{
-		ApiVersion: pulumi.String(OperatorAPI),
-		Kind:       pulumi.String("PodMonitor"),
-		Metadata:   meta("carrental", args.Namespace, release),
+		ApiVersion:  pulumi.String(OperatorAPI),
+		Kind:        pulumi.String("PodMonitor"),
+		Metadata:    meta("carrental", args.Namespace, release),
 		OtherFields: kubernetes.UntypedArgs{"spec": PodMonitorSpec()},
 	}, child)
 	if err != nil {
