@@ -165,6 +165,18 @@ type Config struct {
 	OTLPEndpoint     string
 	OTLPProtocol     string
 	TraceSampleRatio float64
+	// Monitoring (a Prometheus Operator and Grafana already in the
+	// cluster, e.g. kube-prometheus-stack): when enabled, the stack
+	// declares the services' PodMonitor and PrometheusRule, the dashboard
+	// ConfigMap, and lets MonitoringNamespace scrape the pods.
+	MonitoringEnabled bool
+	// MonitoringNamespace is where Prometheus and Grafana run: the
+	// dashboard ConfigMap goes there (Grafana's sidecar watches it).
+	MonitoringNamespace string
+	// MonitoringRelease is the "release" label the operator's Prometheus
+	// selects PodMonitors and PrometheusRules by (kube-prometheus-stack's
+	// release name).
+	MonitoringRelease string
 }
 
 // Mesh modes.
@@ -218,6 +230,9 @@ func Load(ctx *pulumi.Context) (Config, error) {
 		OTLPEndpoint:          c.Get("otlpEndpoint"),
 		OTLPProtocol:          or(c.Get("otlpProtocol"), contract.OTLPProtocolHTTP),
 		TraceSampleRatio:      typed.float("traceSampleRatio", 1),
+		MonitoringEnabled:     typed.bool("monitoringEnabled", false),
+		MonitoringNamespace:   or(c.Get("monitoringNamespace"), "monitoring"),
+		MonitoringRelease:     or(c.Get("monitoringRelease"), "kube-prometheus-stack"),
 	}
 	// AWS spreads over zones and survives losing one thing; a local cluster
 	// is often one node with no zones and little CPU.

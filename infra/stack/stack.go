@@ -19,6 +19,7 @@ import (
 	"github.com/carrental/carrental/infra/config"
 	"github.com/carrental/carrental/infra/database"
 	"github.com/carrental/carrental/infra/mesh"
+	"github.com/carrental/carrental/infra/monitoring"
 	"github.com/carrental/carrental/infra/network"
 	"github.com/carrental/carrental/infra/registry"
 	"github.com/carrental/carrental/infra/workloads"
@@ -161,6 +162,15 @@ func deploy(ctx *pulumi.Context, cfg config.Config, p platform) error {
 	if _, err := mesh.NewPolicies(ctx, "mesh", mesh.PoliciesArgs{Namespace: cfg.Namespace, IngressPrincipal: addons.IngressPrincipal,
 		Resilience: cfg.Resilience, DependsOn: istio}, k8s); err != nil {
 		return err
+	}
+
+	if cfg.MonitoringEnabled {
+		if _, err := monitoring.New(ctx, "monitoring", monitoring.Args{
+			Namespace: cfg.Namespace, MonitoringNamespace: cfg.MonitoringNamespace, Release: cfg.MonitoringRelease,
+			Objectives: monitoring.DefaultObjectives(), DependsOn: []pulumi.Resource{add.Namespace},
+		}, k8s); err != nil {
+			return err
+		}
 	}
 
 	// One retry layer: with sidecars the mesh retries, pools and ejects,

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/url"
+	"strconv"
 	"time"
 
 	"github.com/carrental/carrental/svc/contract"
@@ -73,10 +74,24 @@ func instrument(route string, next http.Handler, m *endpointmw.Metrics) http.Han
 		start := time.Now()
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
 		next.ServeHTTP(rec, r)
-		outcome := http.StatusText(rec.status)
-		m.Requests.With("endpoint", route, "outcome", outcome).Add(1)
-		m.Latency.With("endpoint", route, "outcome", outcome).Observe(time.Since(start).Seconds())
+		m.Record(route, Outcome(rec.status), time.Since(start))
 	})
+}
+
+// Outcome names a proxied answer in the other services' outcome
+// vocabulary (contract.LabelOutcome), so one availability objective reads
+// all six: ok below 400, else the error code the status stands for. A 4xx
+// with no code of its own keeps its number, so a client's error never
+// reads as one of contract.ServerErrorOutcomes.
+func Outcome(status int) string {
+	switch code := httpx.CodeOfStatus(status); {
+	case status < 400:
+		return contract.OutcomeOK
+	case status < 500 && httpx.StatusOf(code) != status:
+		return strconv.Itoa(status)
+	default:
+		return string(code)
+	}
 }
 
 type statusRecorder struct {

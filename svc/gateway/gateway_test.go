@@ -78,3 +78,30 @@ func TestGatewayRoutesOnlyPublicPaths(t *testing.T) {
 		t.Fatalf("an internal path reached reservation: %q", seen[contract.Reservation])
 	}
 }
+
+// The gateway's outcomes are the endpoints' codes, so the availability
+// objective's 5xx outcomes catch its failures and none of a client's.
+func TestOutcomeSpeaksTheEndpointsVocabulary(t *testing.T) {
+	server := map[string]bool{}
+	for _, o := range contract.ServerErrorOutcomes() {
+		server[o] = true
+	}
+	cases := []struct {
+		status int
+		want   string
+	}{
+		{200, contract.OutcomeOK}, {201, contract.OutcomeOK}, {304, contract.OutcomeOK},
+		{400, "invalid"}, {404, "not_found"}, {409, "conflict"}, {418, "418"}, {429, "429"},
+		{httpx.StatusClientClosedRequest, contract.OutcomeCanceled},
+		{500, "internal"}, {501, "internal"}, {502, "unavailable"}, {503, "unavailable"}, {504, "timeout"},
+	}
+	for _, c := range cases {
+		got := gateway.Outcome(c.status)
+		if got != c.want {
+			t.Errorf("Outcome(%d) = %q, want %q", c.status, got, c.want)
+		}
+		if server[got] != (c.status >= 500) {
+			t.Errorf("Outcome(%d) = %q: counted as a server error: %v", c.status, got, server[got])
+		}
+	}
+}

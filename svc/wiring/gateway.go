@@ -58,7 +58,7 @@ func PublicAPI() []openapi.Op {
 func GatewayLimiter(cfg host.Config, key func(*http.Request) string) (*clientlimit.Limiter, error) {
 	return clientlimit.New(clientlimit.Config{
 		RPS: cfg.RateLimitRPS, Burst: cfg.RateLimitBurst, Slots: cfg.MaxInFlight,
-		Key: key, Subsystem: string(contract.Gateway),
+		Key: key, Service: contract.Gateway,
 	})
 }
 

@@ -56,9 +56,9 @@ type Config struct {
 	Exempt func(*http.Request) bool
 	// Now is the clock (default time.Now).
 	Now func() time.Time
-	// Subsystem of the rejected counter's name: the service's
-	// (carrental_<subsystem>_client_rejected_total).
-	Subsystem string
+	// Service whose rejected counter this is
+	// (contract.Metric(Service, contract.MetricClientRejected)).
+	Service contract.Service
 }
 
 // Limiter is the per-client limit and fair admission of one service.
@@ -104,9 +104,9 @@ func New(cfg Config) (*Limiter, error) {
 	}
 	l := &Limiter{cfg: cfg, admit: newAdmission(cfg.Slots, cfg.QueuePerClient, cfg.Wait),
 		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: "carrental", Subsystem: cfg.Subsystem, Name: "client_rejected_total",
+			Name: contract.Metric(cfg.Service, contract.MetricClientRejected),
 			Help: "Requests refused to protect the other clients: rate (429, the client's bucket was empty), queue (429, too many of its requests waiting), wait (503, no slot in time).",
-		}, []string{"reason"})}
+		}, []string{contract.LabelReason})}
 	if cfg.RPS > 0 {
 		l.buckets = newBuckets(cfg.RPS, cfg.Burst, cfg.MaxClients)
 	}

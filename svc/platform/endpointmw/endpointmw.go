@@ -13,6 +13,7 @@ import (
 	kitprometheus "github.com/go-kit/kit/metrics/prometheus"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/carrental/carrental/svc/contract"
 	"github.com/carrental/carrental/svc/platform/errs"
 )
 
@@ -25,17 +26,24 @@ type Metrics struct {
 // NewMetrics registers the metrics of service in reg. Each service has its
 // own registry so six services in one process keep separate /metrics.
 func NewMetrics(reg prometheus.Registerer, service string) *Metrics {
+	labels := []string{contract.LabelEndpoint, contract.LabelOutcome}
 	requests := prometheus.NewCounterVec(prometheus.CounterOpts{
-		Namespace: "carrental", Subsystem: service, Name: "requests_total",
+		Name: contract.Metric(contract.Service(service), contract.MetricRequests),
 		Help: "Requests handled, by endpoint and outcome.",
-	}, []string{"endpoint", "outcome"})
+	}, labels)
 	latency := prometheus.NewHistogramVec(prometheus.HistogramOpts{
-		Namespace: "carrental", Subsystem: service, Name: "request_duration_seconds",
+		Name:    contract.Metric(contract.Service(service), contract.MetricRequestDuration),
 		Help:    "Time spent in the endpoint, by endpoint and outcome.",
-		Buckets: prometheus.DefBuckets,
-	}, []string{"endpoint", "outcome"})
+		Buckets: contract.RequestDurationBuckets(),
+	}, labels)
 	reg.MustRegister(requests, latency)
 	return &Metrics{Requests: kitprometheus.NewCounter(requests), Latency: kitprometheus.NewHistogram(latency)}
+}
+
+// Record counts and times one call of endpoint that ended in outcome.
+func (m *Metrics) Record(endpoint, outcome string, took time.Duration) {
+	m.Requests.With(contract.LabelEndpoint, endpoint, contract.LabelOutcome, outcome).Add(1)
+	m.Latency.With(contract.LabelEndpoint, endpoint, contract.LabelOutcome, outcome).Observe(took.Seconds())
 }
 
 // Instrument counts and times every call of the endpoint named name.
@@ -44,12 +52,11 @@ func Instrument(m *Metrics, name string) endpoint.Middleware {
 		return func(ctx context.Context, req any) (any, error) {
 			start := time.Now()
 			resp, err := next(ctx, req)
-			outcome := "ok"
+			outcome := contract.OutcomeOK
 			if err != nil {
 				outcome = string(errs.CodeOf(err))
 			}
-			m.Requests.With("endpoint", name, "outcome", outcome).Add(1)
-			m.Latency.With("endpoint", name, "outcome", outcome).Observe(time.Since(start).Seconds())
+			m.Record(name, outcome, time.Since(start))
 			return resp, err
 		}
 	}

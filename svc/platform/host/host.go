@@ -14,6 +14,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -173,17 +174,20 @@ func newProcess(ctx context.Context, spec Spec, cfg Config, getenv func(string) 
 	})
 	p.ready.Log = log
 	reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
-		Namespace: "carrental", Subsystem: string(spec.Service), Name: "shed_total",
+		Name: contract.Metric(spec.Service, contract.MetricShed),
 		Help: "Requests shed with 503 and Retry-After because the service was at capacity.",
 	}, func() float64 { return float64(p.limiter.Shed()) }))
+	// Every call to another service goes through the resilience
+	// transport: per-try timeouts, retries of repeatable calls, a breaker
+	// and a concurrency limit per upstream (see README).
+	upstreams := resilience.NewTransport(upstreamTransport(), cfg.Policy)
+	reg.MustRegister(breakerGauges(spec.Service, cfg, upstreams)...)
 	p.deps = &Deps{
 		Service: spec.Service, Config: cfg, Getenv: getenv, Log: log,
 		Metrics: endpointmw.NewMetrics(reg, string(spec.Service)), Registry: reg,
-		// Every call to another service goes through the resilience
-		// transport: per-try timeouts, retries of repeatable calls, a
-		// breaker and a concurrency limit per upstream (see README).
-		// Above it, a client span per call carries the traceparent.
-		HTTP: &http.Client{Transport: tel.Transport(resilience.NewTransport(upstreamTransport(), cfg.Policy), cfg.upstreamAt)},
+		// Above the resilience transport, a client span per call carries
+		// the traceparent.
+		HTTP: &http.Client{Transport: tel.Transport(upstreams, cfg.upstreamAt)},
 		Now:  time.Now,
 	}
 	bgCtx, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
@@ -258,6 +262,7 @@ func (p *process) startRelay(context.Context) error {
 		return nil
 	}
 	p.deps.Relay = outbox.NewRelay(p.deps.DB, nats.Publisher{JS: p.js}, p.log, time.Second).WithTracer(p.tel.Tracer())
+	p.registry.MustRegister(outbox.NewCollector(p.spec.Service, p.deps.DB, p.deps.Now, p.log))
 	p.goBackground(func(ctx context.Context) { p.deps.Relay.Run(ctx, p.cfg.Drain) })
 	return nil
 }
@@ -372,6 +377,33 @@ func (p *process) serve(ctx context.Context, ln net.Listener) error {
 	}
 	p.log.Info("stopped")
 	return nil
+}
+
+// breakerGauges serve the state of the breaker on calls to each upstream
+// of service (contract.MetricBreakerState), read at each scrape.
+func breakerGauges(service contract.Service, cfg Config, t *resilience.Transport) []prometheus.Collector {
+	var out []prometheus.Collector
+	for _, up := range contract.Calls()[service] {
+		u, err := url.Parse(cfg.Upstream(up))
+		if err != nil {
+			continue // LoadConfig accepted only URLs that parse
+		}
+		out = append(out, prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name:        contract.Metric(service, contract.MetricBreakerState),
+			Help:        "Circuit breaker on calls to the upstream: 0 closed, 1 half-open, 2 open.",
+			ConstLabels: prometheus.Labels{contract.LabelUpstream: string(up)},
+		}, func() float64 {
+			switch t.BreakerState(u.Host) {
+			case "open":
+				return contract.BreakerOpen
+			case "half-open":
+				return contract.BreakerHalfOpen
+			default:
+				return contract.BreakerClosed
+			}
+		}))
+	}
+	return out
 }
 
 func upstreamTransport() *http.Transport {

@@ -11,6 +11,9 @@ import (
 	"testing/fstest"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/carrental/carrental/svc/contract"
 	"github.com/carrental/carrental/svc/platform/event"
 	"github.com/carrental/carrental/svc/platform/outbox"
 	"github.com/carrental/carrental/svc/platform/sqldb"
@@ -138,4 +141,47 @@ func TestUpdateWithEventStoresTheEventOnlyWhenARowChanged(t *testing.T) {
 				t.Fatalf("%d events after a change without one, want 1", n)
 			}
 		})
+}
+
+// The lag gauges follow the outbox: the oldest waiting event's age while
+// the broker is down, zero once the relay caught up.
+func TestCollectorReportsPendingAndTheOldestEventsAge(t *testing.T) {
+	sqldbtest.Each(t, "outbox", nil, func(t *testing.T, db *sqldb.DB) {
+		ctx := context.Background()
+		log := slog.New(slog.NewTextHandler(io.Discard, nil))
+		first := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+		for i, at := range []time.Time{first, first.Add(time.Minute)} {
+			evt, err := event.New("management", event.CarRegistered, "car", event.CarRef{CarNo: "car"}, at)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := db.Tx(ctx, func(tx *sql.Tx) error { return outbox.Add(ctx, tx, evt) }); err != nil {
+				t.Fatalf("event %d: %v", i, err)
+			}
+		}
+		now := first.Add(90 * time.Second)
+		reg := prometheus.NewRegistry()
+		reg.MustRegister(outbox.NewCollector(contract.Management, db, func() time.Time { return now }, log))
+		pending, age := contract.Metric(contract.Management, contract.MetricOutboxPending), contract.Metric(contract.Management, contract.MetricOutboxOldestAge)
+		want := func(n, seconds float64) {
+			t.Helper()
+			got := map[string]float64{}
+			mfs, err := reg.Gather()
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, mf := range mfs {
+				got[mf.GetName()] = mf.GetMetric()[0].GetGauge().GetValue()
+			}
+			if len(got) != 2 || got[pending] != n || got[age] != seconds {
+				t.Fatalf("gauges %v, want %s=%v %s=%v", got, pending, n, age, seconds)
+			}
+		}
+		want(2, 90)
+		relay := outbox.NewRelay(db, &flakyPublisher{}, log, time.Hour)
+		if _, err := relay.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+		want(0, 0)
+	})
 }
