@@ -55,7 +55,15 @@ func TestWriteUpExperimentsOnARealCluster(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Minute)
 	defer cancel()
 	ph := &phases{t: t, start: time.Now()}
-	defer func() { t.Logf("phase timings:\n  %s", strings.Join(ph.lines, "\n  ")) }()
+	// The verdict is printed last, after the timings, so the end of the
+	// log (all a CI report shows) says which experiment failed and why.
+	var verdict []string
+	defer func() {
+		t.Logf("phase timings:\n  %s", strings.Join(ph.lines, "\n  "))
+		if len(verdict) > 0 {
+			t.Logf("experiments:\n  %s", strings.Join(verdict, "\n  "))
+		}
+	}()
 
 	// The node: one already up (CARRENTAL_E2E_REUSE=1, for iterating) or
 	// a fresh one in a temporary directory, stopped at the end either way
@@ -178,12 +186,15 @@ func TestWriteUpExperimentsOnARealCluster(t *testing.T) {
 	}
 	var failed []string
 	for _, r := range results {
-		t.Logf("%-10s passed=%v  %s", r.Name, r.Passed, r.Summary)
+		line := fmt.Sprintf("%-10s passed=%v  %s", r.Name, r.Passed, r.Summary)
+		t.Log(line)
+		verdict = append(verdict, tail(line, 600))
 		if !r.Passed {
 			failed = append(failed, r.Name)
 		}
 	}
 	if err != nil {
+		verdict = append(verdict, "run: "+tail(err.Error(), 600))
 		t.Fatal(err)
 	}
 	if len(failed) > 0 {
