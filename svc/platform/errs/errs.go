@@ -29,6 +29,11 @@ const (
 	RateLimited Code = "rate_limited"
 	// HeadersTooLarge: the request's headers are over the limit.
 	HeadersTooLarge Code = "headers_too_large"
+	// Unauthenticated: no identity, or a token that is not valid, where
+	// one is needed: send a valid bearer token.
+	Unauthenticated Code = "unauthenticated"
+	// Forbidden: the identity is known and may not do this.
+	Forbidden Code = "forbidden"
 )
 
 // Error is an error with a Code and a message meant for the API caller.

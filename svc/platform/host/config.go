@@ -1,6 +1,7 @@
 package host
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"math"
@@ -52,6 +53,16 @@ type Config struct {
 	resilienceProfile, resilienceLayer string
 	adminLn                            net.Listener // pre-opened admin listener (local runs, tests)
 	onServing                          func()       // called once the service is about to serve
+	// serviceTokens mints this service's own identity token in process
+	// (the local run); nil: read it from SERVICE_TOKEN_FILE.
+	serviceTokens func(context.Context) (string, error)
+}
+
+// WithServiceTokens makes the service's own calls carry tokens from fn
+// instead of the projected token file.
+func (c Config) WithServiceTokens(fn func(context.Context) (string, error)) Config {
+	c.serviceTokens = fn
+	return c
 }
 
 // WithAdminListener serves the admin API on ln instead of listening on

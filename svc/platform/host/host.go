@@ -28,6 +28,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/carrental/carrental/svc/contract"
+	"github.com/carrental/carrental/svc/platform/auth"
 	"github.com/carrental/carrental/svc/platform/endpointmw"
 	"github.com/carrental/carrental/svc/platform/fault"
 	"github.com/carrental/carrental/svc/platform/health"
@@ -63,6 +64,10 @@ type Deps struct {
 	Metrics  *endpointmw.Metrics
 	Registry *prometheus.Registry
 	HTTP     *http.Client // for calls to upstream services, with the resilience policy applied
+	// Auth is who a request is; the host already runs its Middleware in
+	// front of Built.Handler. HTTP forwards the identity a call is made
+	// for (auth.AsService: the service's own).
+	Auth *auth.Authenticator
 	Now      func() time.Time
 }
 
@@ -135,7 +140,7 @@ func RunOn(ctx context.Context, spec Spec, cfg Config, ln net.Listener, getenv f
 			err = nil
 		}
 	}()
-	for _, step := range []func(context.Context) error{p.openDatabase, p.connectEvents, p.startRelay, p.build, p.startAdmin} {
+	for _, step := range []func(context.Context) error{p.setupAuth, p.openDatabase, p.connectEvents, p.startRelay, p.build, p.startAdmin} {
 		if err := step(ctx); err != nil {
 			return err
 		}
@@ -156,6 +161,7 @@ type process struct {
 	built      *Built
 	faults     fault.Injector
 	limiter    *overload.Limiter
+	authn      *auth.Authenticator
 	tel        *telemetry.Provider
 	undo       []func() // run in reverse by stop
 	background sync.WaitGroup
@@ -206,6 +212,30 @@ func (p *process) stop() {
 
 func (p *process) goBackground(fn func(ctx context.Context)) {
 	p.background.Go(func() { fn(p.bgCtx) })
+}
+
+// setupAuth reads how identities are checked (AUTH_*, SERVICE_AUTH_*)
+// and makes the upstream calls carry one.
+func (p *process) setupAuth(context.Context) error {
+	c, err := auth.ConfigFromEnv(p.deps.Getenv)
+	if err != nil {
+		return err
+	}
+	a, err := auth.New(p.spec.Service, c, p.log)
+	if err != nil {
+		return err
+	}
+	p.authn, p.deps.Auth = a, a
+	var own func(context.Context) (string, error)
+	switch {
+	case a.Off():
+	case p.cfg.serviceTokens != nil:
+		own = p.cfg.serviceTokens
+	default:
+		own = auth.FileTokens(c.ServiceTokenFile)
+	}
+	p.deps.HTTP.Transport = auth.Transport{Base: p.deps.HTTP.Transport, ServiceToken: own}
+	return nil
 }
 
 // openDatabase opens and migrates the service's database, if it keeps data.
@@ -348,10 +378,11 @@ func (p *process) routes() (http.Handler, error) {
 		// Traced outermost: a refused request has its span and trace ID
 		// too. (/healthz, /readyz and /metrics are polled and make no
 		// traces.)
-		mux.Handle("/", p.tel.Handler(p.faults.Middleware(p.built.Handler)))
+		mux.Handle("/", p.tel.Handler(p.faults.Middleware(p.authn.Middleware(p.built.Handler))))
 	default:
-		// Capacity first: a request that is shed costs nothing further.
-		mux.Handle("/", p.tel.Handler(p.limiter.Middleware(p.faults.Middleware(p.built.Handler))))
+		// Capacity first: a request that is shed costs nothing further
+		// (not even checking its token's signature).
+		mux.Handle("/", p.tel.Handler(p.limiter.Middleware(p.faults.Middleware(p.authn.Middleware(p.built.Handler)))))
 	}
 	return mux, nil
 }

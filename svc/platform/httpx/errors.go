@@ -42,6 +42,10 @@ func StatusOf(code errs.Code) int {
 		return http.StatusGatewayTimeout
 	case errs.Canceled:
 		return StatusClientClosedRequest
+	case errs.Unauthenticated:
+		return http.StatusUnauthorized
+	case errs.Forbidden:
+		return http.StatusForbidden
 	default:
 		return http.StatusInternalServerError
 	}
@@ -59,6 +63,10 @@ func CodeOfStatus(status int) errs.Code {
 		return errs.Invalid
 	case http.StatusNotFound:
 		return errs.NotFound
+	case http.StatusUnauthorized:
+		return errs.Unauthenticated
+	case http.StatusForbidden:
+		return errs.Forbidden
 	case http.StatusConflict:
 		return errs.Conflict
 	case http.StatusRequestEntityTooLarge:
@@ -106,8 +114,16 @@ func EncodeError(ctx context.Context, err error, w http.ResponseWriter) {
 	if code == errs.Overloaded {
 		w.Header().Set("Retry-After", strconv.Itoa(RetryAfterSeconds))
 	}
+	if code == errs.Unauthenticated && w.Header().Get("WWW-Authenticate") == "" {
+		// RFC 6750: a 401 names the scheme; error="invalid_token" is added
+		// by the caller that refused a token.
+		w.Header().Set("WWW-Authenticate", BearerChallenge)
+	}
 	WriteJSON(w, StatusOf(code), NewErrorBody(ctx, code, errs.MessageOf(err)))
 }
+
+// BearerChallenge is the WWW-Authenticate of every 401.
+const BearerChallenge = `Bearer realm="carrental"`
 
 // RetryAfterSeconds is what an overloaded answer tells the caller to wait.
 const RetryAfterSeconds = 1
