@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/carrental/carrental/svc/contract"
+	"github.com/carrental/carrental/svc/platform/auth"
 	"github.com/carrental/carrental/svc/platform/errs"
 	"github.com/carrental/carrental/svc/platform/event"
 	"github.com/carrental/carrental/svc/platform/value"
@@ -61,6 +62,9 @@ func NewService(repo Repository, now func() time.Time, notify func()) Service {
 }
 
 func (s *service) Register(ctx context.Context, r RegisterRequest) (Car, bool, error) {
+	if err := auth.RequireStaff(ctx); err != nil {
+		return Car{}, false, err
+	}
 	if err := r.Validate(); err != nil {
 		return Car{}, false, err
 	}
@@ -88,6 +92,10 @@ func (s *service) Register(ctx context.Context, r RegisterRequest) (Car, bool, e
 }
 
 func (s *service) Get(ctx context.Context, carNo string) (Car, error) {
+	// Reservation checks the car with its own identity before a booking.
+	if err := auth.RequireStaff(ctx, contract.Reservation); err != nil {
+		return Car{}, err
+	}
 	if err := value.ValidateID("carNo", carNo); err != nil {
 		return Car{}, err
 	}
@@ -95,6 +103,9 @@ func (s *service) Get(ctx context.Context, carNo string) (Car, error) {
 }
 
 func (s *service) List(ctx context.Context, p value.Page) (value.List[Car], error) {
+	if err := auth.RequireStaff(ctx); err != nil {
+		return value.List[Car]{}, err
+	}
 	if err := p.Validate(); err != nil {
 		return value.List[Car]{}, err
 	}
@@ -102,6 +113,9 @@ func (s *service) List(ctx context.Context, p value.Page) (value.List[Car], erro
 }
 
 func (s *service) ChangeAmount(ctx context.Context, carNo string, amt value.Amount) (Car, error) {
+	if err := auth.RequireStaff(ctx); err != nil {
+		return Car{}, err
+	}
 	if err := value.ValidateID("carNo", carNo); err != nil {
 		return Car{}, err
 	}
@@ -119,6 +133,9 @@ func (s *service) ChangeAmount(ctx context.Context, carNo string, amt value.Amou
 }
 
 func (s *service) Remove(ctx context.Context, carNo string) error {
+	if err := auth.RequireStaff(ctx); err != nil {
+		return err
+	}
 	if err := value.ValidateID("carNo", carNo); err != nil {
 		return err
 	}

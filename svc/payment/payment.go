@@ -75,7 +75,8 @@ type Repository interface {
 	// Find returns a payment whose paymtNo, resrvNo or key matches.
 	Find(ctx context.Context, paymtNo, resrvNo, key string) (Payment, error)
 	Get(ctx context.Context, paymtNo string) (Payment, error)
-	List(ctx context.Context, resrvNo string, p value.Page) (value.List[Payment], error)
+	// List pages through the payments of resrvNo and custNo (each "" for any).
+	List(ctx context.Context, resrvNo, custNo string, p value.Page) (value.List[Payment], error)
 	// Cancel moves an APPROVED payment to CANCELED with evt; it reports
 	// false when the payment was not APPROVED.
 	Cancel(ctx context.Context, paymtNo string, at time.Time, evt event.Event) (bool, error)

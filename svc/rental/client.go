@@ -7,15 +7,28 @@ import (
 	"github.com/go-kit/kit/endpoint"
 
 	"github.com/carrental/carrental/svc/contract"
+	"github.com/carrental/carrental/svc/platform/auth"
 	"github.com/carrental/carrental/svc/platform/httpx"
 )
 
 // HTTPReservations is reservation's go-kit client for the internal calls.
-type HTTPReservations struct{ call endpoint.Endpoint }
+type HTTPReservations struct{ call, get endpoint.Endpoint }
 
 // NewHTTPReservations calls reservation at base.
 func NewHTTPReservations(c *http.Client, base string) HTTPReservations {
-	return HTTPReservations{call: httpx.ClientEndpoint(c, http.MethodPost, base, string(contract.Reservation), func() any { return &Booking{} })}
+	return HTTPReservations{
+		call: httpx.ClientEndpoint(c, http.MethodPost, base, string(contract.Reservation), func() any { return &Booking{} }),
+		get:  httpx.ClientEndpoint(c, http.MethodGet, base, string(contract.Reservation), func() any { return &Booking{} }),
+	}
+}
+
+// Get reads the reservation with the user's identity (forwarded).
+func (h HTTPReservations) Get(ctx context.Context, resrvNo string) (Booking, error) {
+	resp, err := h.get(ctx, httpx.ClientRequest{Path: contract.PathCarReservations + "/" + resrvNo})
+	if err != nil {
+		return Booking{}, err
+	}
+	return *resp.(*Booking), nil
 }
 
 // internalPath mirrors reservation.InternalPath; rental depends on the
@@ -25,7 +38,8 @@ const internalPath = "/internal" + contract.PathCarReservations
 func (h HTTPReservations) move(ctx context.Context, resrvNo, to string) (Booking, error) {
 	// Both moves are compare-and-set and idempotent, so the resilience
 	// layer may retry them.
-	resp, err := h.call(ctx, httpx.ClientRequest{Path: internalPath + "/" + resrvNo + "/" + to,
+	// The state change is rental's own business: its identity.
+	resp, err := h.call(auth.AsService(ctx), httpx.ClientRequest{Path: internalPath + "/" + resrvNo + "/" + to,
 		Header: http.Header{"Idempotency-Key": {to + "-" + resrvNo}}})
 	if err != nil {
 		return Booking{}, err

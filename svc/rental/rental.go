@@ -46,7 +46,8 @@ type Repository interface {
 	Create(ctx context.Context, r Rental, evt event.Event) error
 	Get(ctx context.Context, rentalNo string) (Rental, error)
 	ByReservation(ctx context.Context, resrvNo string) (Rental, error)
-	List(ctx context.Context, p value.Page) (value.List[Rental], error)
+	// List pages through the rentals of custNo ("" for everyone's).
+	List(ctx context.Context, custNo string, p value.Page) (value.List[Rental], error)
 	// MarkReturned moves RENTED to RETURNED with evt; false if it was not RENTED.
 	MarkReturned(ctx context.Context, rentalNo string, at time.Time, evt event.Event) (bool, error)
 }
@@ -68,6 +69,10 @@ type Booking struct {
 // Reservations moves reservations through reservation's internal
 // compare-and-set calls; both are idempotent.
 type Reservations interface {
+	// Get reads the reservation as the user (their token): another
+	// customer's answers 404.
+	Get(ctx context.Context, resrvNo string) (Booking, error)
+	// MarkRented and MarkReturned are rental's own calls (its identity).
 	MarkRented(ctx context.Context, resrvNo string) (Booking, error)
 	MarkReturned(ctx context.Context, resrvNo string) (Booking, error)
 }

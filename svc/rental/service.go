@@ -3,9 +3,11 @@ package rental
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/carrental/carrental/svc/contract"
+	"github.com/carrental/carrental/svc/platform/auth"
 	"github.com/carrental/carrental/svc/platform/errs"
 	"github.com/carrental/carrental/svc/platform/event"
 	"github.com/carrental/carrental/svc/platform/value"
@@ -45,7 +47,15 @@ func (r *RentRequest) Validate() error {
 }
 
 func (s *service) Rent(ctx context.Context, r RentRequest) (Rental, bool, error) {
+	if _, err := auth.Owner(ctx); err != nil {
+		return Rental{}, false, err
+	}
 	if err := r.Validate(); err != nil {
+		return Rental{}, false, err
+	}
+	// Reservation says whether the reservation is the user's: another
+	// customer's is 404 there, and so here.
+	if _, err := s.reservations.Get(ctx, r.ResrvNo); err != nil {
 		return Rental{}, false, err
 	}
 	if existing, err := s.repo.ByReservation(ctx, r.ResrvNo); err == nil {
@@ -104,18 +114,33 @@ func (s *service) Return(ctx context.Context, rentalNo string) (Rental, error) {
 	return s.repo.Get(ctx, rentalNo)
 }
 
+// Get answers another customer's rental exactly like a missing one.
 func (s *service) Get(ctx context.Context, rentalNo string) (Rental, error) {
+	if _, err := auth.Owner(ctx); err != nil {
+		return Rental{}, err
+	}
 	if err := value.ValidateID("rentalNo", rentalNo); err != nil {
 		return Rental{}, err
 	}
-	return s.repo.Get(ctx, rentalNo)
+	r, err := s.repo.Get(ctx, rentalNo)
+	if err != nil {
+		return Rental{}, err
+	}
+	if !auth.MaySee(ctx, r.CustNo) {
+		return Rental{}, fmt.Errorf("rental %q: %w", rentalNo, ErrNotFound)
+	}
+	return r, nil
 }
 
 func (s *service) List(ctx context.Context, p value.Page) (value.List[Rental], error) {
+	owner, err := auth.Owner(ctx)
+	if err != nil {
+		return value.List[Rental]{}, err
+	}
 	if err := p.Validate(); err != nil {
 		return value.List[Rental]{}, err
 	}
-	return s.repo.List(ctx, p)
+	return s.repo.List(ctx, owner, p)
 }
 
 func (s *service) Config() Region { return s.region.Active() }

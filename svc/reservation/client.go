@@ -7,6 +7,7 @@ import (
 	"github.com/go-kit/kit/endpoint"
 
 	"github.com/carrental/carrental/svc/contract"
+	"github.com/carrental/carrental/svc/platform/auth"
 	"github.com/carrental/carrental/svc/platform/httpx"
 )
 
@@ -20,7 +21,9 @@ func NewHTTPCars(c *http.Client, base string) HTTPCars {
 
 // Car fetches one car.
 func (h HTTPCars) Car(ctx context.Context, carNo string) (Car, error) {
-	resp, err := h.get(ctx, httpx.ClientRequest{Path: contract.PathCarManagements + "/" + carNo})
+	// Checking a car is reservation's own business (car records hold no
+	// customer data): its own identity, not the user's.
+	resp, err := h.get(auth.AsService(ctx), httpx.ClientRequest{Path: contract.PathCarManagements + "/" + carNo})
 	if err != nil {
 		return Car{}, err
 	}

@@ -107,7 +107,8 @@ type Repository interface {
 	// when not nil); false when it was not in from.
 	Transition(ctx context.Context, resrvNo string, from, to Status, at time.Time, evt *event.Event) (bool, error)
 	Get(ctx context.Context, resrvNo string) (Reservation, error)
-	List(ctx context.Context, p value.Page) (value.List[Reservation], error)
+	// List pages through the reservations of custNo ("" for everyone's).
+	List(ctx context.Context, custNo string, p value.Page) (value.List[Reservation], error)
 }
 
 // Errors.

@@ -3,10 +3,12 @@ package reservation
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"time"
 
 	"github.com/carrental/carrental/svc/contract"
+	"github.com/carrental/carrental/svc/platform/auth"
 	"github.com/carrental/carrental/svc/platform/errs"
 	"github.com/carrental/carrental/svc/platform/event"
 	"github.com/carrental/carrental/svc/platform/value"
@@ -38,11 +40,21 @@ func NewService(repo Repository, cars Cars, payments Payments, now func() time.T
 }
 
 func (s *service) Reserve(ctx context.Context, r ReserveRequest) (Reservation, bool, error) {
+	owner, err := auth.Owner(ctx)
+	if err != nil {
+		return Reservation{}, false, err
+	}
 	if err := r.Validate(); err != nil {
 		return Reservation{}, false, err
 	}
+	if owner != "" && r.CustNo != owner {
+		return Reservation{}, false, errs.E(errs.Forbidden, "a customer reserves for themselves only: custNo must be %q", owner)
+	}
 	existing, err := s.repo.Get(ctx, r.ResrvNo)
 	switch {
+	case err == nil && !auth.MaySee(ctx, existing.CustNo):
+		// Another customer's: a clash, without saying whose or with what.
+		return Reservation{}, false, errs.E(errs.Conflict, "reservation %s is taken; choose another resrvNo", r.ResrvNo)
 	case err == nil:
 		if !r.matches(existing) {
 			return Reservation{}, false, errs.E(errs.Conflict, "reservation %s exists with other values", r.ResrvNo)
@@ -145,7 +157,23 @@ func (s *service) undo(ctx context.Context, r ReserveRequest, chargeErr error) e
 	return errs.Wrap(errs.Unavailable, chargeErr, "payment is unavailable; nothing was charged, try again")
 }
 
+// Get answers another customer's reservation exactly like a missing one.
 func (s *service) Get(ctx context.Context, resrvNo string) (Reservation, error) {
+	if _, err := auth.Owner(ctx); err != nil {
+		return Reservation{}, err
+	}
+	res, err := s.load(ctx, resrvNo)
+	if err != nil {
+		return Reservation{}, err
+	}
+	if !auth.MaySee(ctx, res.CustNo) {
+		return Reservation{}, fmt.Errorf("reservation %q: %w", resrvNo, ErrNotFound)
+	}
+	return res, nil
+}
+
+// load reads a reservation whoever asks (the caller has checked).
+func (s *service) load(ctx context.Context, resrvNo string) (Reservation, error) {
 	if err := value.ValidateID("resrvNo", resrvNo); err != nil {
 		return Reservation{}, err
 	}
@@ -153,10 +181,14 @@ func (s *service) Get(ctx context.Context, resrvNo string) (Reservation, error) 
 }
 
 func (s *service) List(ctx context.Context, p value.Page) (value.List[Reservation], error) {
+	owner, err := auth.Owner(ctx)
+	if err != nil {
+		return value.List[Reservation]{}, err
+	}
 	if err := p.Validate(); err != nil {
 		return value.List[Reservation]{}, err
 	}
-	return s.repo.List(ctx, p)
+	return s.repo.List(ctx, owner, p)
 }
 
 func (s *service) Cancel(ctx context.Context, resrvNo string) (Reservation, error) {
@@ -203,7 +235,12 @@ func (s *service) MarkReturned(ctx context.Context, resrvNo string) (Reservation
 
 // move is an idempotent compare-and-set: already in `to` is a replay.
 func (s *service) move(ctx context.Context, resrvNo string, from, to Status) (Reservation, error) {
-	res, err := s.Get(ctx, resrvNo)
+	// Only rental moves a reservation along, with its own identity, after
+	// it has read the reservation with the user's (another's is 404 there).
+	if err := auth.RequireService(ctx, contract.Rental); err != nil {
+		return Reservation{}, err
+	}
+	res, err := s.load(ctx, resrvNo)
 	if err != nil {
 		return res, err
 	}

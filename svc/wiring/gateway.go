@@ -8,6 +8,7 @@ import (
 	"github.com/carrental/carrental/svc/gateway"
 	"github.com/carrental/carrental/svc/management"
 	"github.com/carrental/carrental/svc/payment"
+	"github.com/carrental/carrental/svc/platform/auth"
 	"github.com/carrental/carrental/svc/platform/clientlimit"
 	"github.com/carrental/carrental/svc/platform/host"
 	"github.com/carrental/carrental/svc/platform/openapi"
@@ -26,7 +27,7 @@ func Gateway() host.Spec {
 			if err != nil {
 				return nil, err
 			}
-			lim, err := GatewayLimiter(d.Config, ClientAddress(d.Config.TrustedProxyHops))
+			lim, err := GatewayLimiter(d.Config, ClientKey(d.Config.TrustedProxyHops))
 			if err != nil {
 				return nil, err
 			}
@@ -35,7 +36,12 @@ func Gateway() host.Spec {
 			}
 			// The limiter admits into the gateway's MAX_IN_FLIGHT slots itself,
 			// fairly per client, in place of the host's first-come limiter.
-			return &host.Built{Handler: lim.Middleware(h), OwnAdmission: true}, nil
+			// The host's auth middleware has put the identity in the context
+			// (a bad token is 401 there); the limiter keys by it, and an
+			// anonymous request for a route that needs an identity is 401
+			// here, before any upstream is called, but after its client's
+			// bucket: refusals cost a flooding client its own share.
+			return &host.Built{Handler: lim.Middleware(auth.RequireIdentity(contract.PublicRoutes(), h)), OwnAdmission: true}, nil
 		},
 	}
 }
@@ -63,9 +69,20 @@ func GatewayLimiter(cfg host.Config, key func(*http.Request) string) (*clientlim
 }
 
 // ClientAddress keys a request by its client's address (behind hops
-// trusted proxies). An authenticated request is to be keyed by its
-// token's subject instead, in a key space of its own ("sub:" and "addr:"
-// prefixes), so no subject can spend an address's bucket.
+// trusted proxies).
 func ClientAddress(hops int) func(*http.Request) string {
 	return func(r *http.Request) string { return "addr:" + clientlimit.Address(r, hops) }
+}
+
+// ClientKey keys a request by its token's subject when it carries a
+// valid one, else by its address, each in a key space of its own ("sub:"
+// and "addr:"), so no subject can spend an address's bucket.
+func ClientKey(hops int) func(*http.Request) string {
+	byAddr := ClientAddress(hops)
+	return func(r *http.Request) string {
+		if id := auth.FromContext(r.Context()); id != nil && id.Kind != auth.Unchecked {
+			return "sub:" + id.Subject
+		}
+		return byAddr(r)
+	}
 }

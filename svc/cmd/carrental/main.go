@@ -18,6 +18,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/carrental/carrental/svc/contract"
 	"github.com/carrental/carrental/svc/tools/loadgen"
@@ -36,6 +37,9 @@ func main() {
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	if len(args) > 0 && args[0] == "experiment" {
 		return runExperiments(ctx, args[1:], getenv, stdout, stderr)
+	}
+	if len(args) > 0 && args[0] == "token" {
+		return tokenCommand(args[1:], getenv, stdout, stderr)
 	}
 	if len(args) > 0 && args[0] == "load" {
 		opts, err := loadgen.ParseArgs(args[1:], stderr)
@@ -83,14 +87,34 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
+	tokens := map[string]string{}
+	if sys.LocalUsers {
+		// Ready to paste, and in the ready file for the scripts: a day
+		// long, so a bench or a demo does not outlive them.
+		for role, sub := range map[string]string{contract.RoleStaff: "staff01", contract.RoleCustomer: "cus01"} {
+			if tokens[role], err = sys.Token(role, sub, 24*time.Hour); err != nil {
+				return err
+			}
+		}
+	}
 	if *readyFile != "" {
-		b, _ := json.Marshal(map[string]any{"urls": sys.URLs, "admin": sys.Admin, "pid": os.Getpid()})
+		b, _ := json.Marshal(map[string]any{"urls": sys.URLs, "admin": sys.Admin, "pid": os.Getpid(), "issuer": sys.Issuer, "tokens": tokens})
 		if err := os.WriteFile(*readyFile, b, 0o644); err != nil {
 			return err
 		}
 	}
 	fmt.Fprintf(stdout, "carrental is running (data in %s). Try:\n", *dataDir)
-	fmt.Fprintf(stdout, "  curl -s %s%s\n", sys.Gateway(), contract.PathCarManagements)
+	if sys.LocalUsers {
+		fmt.Fprintf(stdout, "  export STAFF_TOKEN=%s\n", tokens[contract.RoleStaff])
+		fmt.Fprintf(stdout, "  export CUSTOMER_TOKEN=%s   # cus01\n", tokens[contract.RoleCustomer])
+		fmt.Fprintf(stdout, "  curl -s -H \"Authorization: Bearer $STAFF_TOKEN\" %s%s\n", sys.Gateway(), contract.PathCarManagements)
+		fmt.Fprintf(stdout, "  (more: carrental token -data %s --role customer --sub cus02)\n", *dataDir)
+	} else {
+		fmt.Fprintf(stdout, "  curl -s %s%s\n", sys.Gateway(), contract.PathCarInformations)
+	}
+	if sys.Issuer != "" {
+		fmt.Fprintf(stdout, "  %-12s %s\n", "issuer", sys.Issuer)
+	}
 	for _, s := range contract.Services() {
 		fmt.Fprintf(stdout, "  %-12s %s   (admin %s)\n", s, sys.URLs[s], sys.Admin[s])
 	}

@@ -49,11 +49,16 @@ func (s Store) Get(ctx context.Context, paymtNo string) (payment.Payment, error)
 	return payments.One(ctx, s.DB, paymtNo, `WHERE paymt_no = $1`, paymtNo)
 }
 
-func (s Store) List(ctx context.Context, resrvNo string, p value.Page) (value.List[payment.Payment], error) {
-	if resrvNo == "" {
-		return payments.Page(ctx, s.DB, "paymt_no", p, "")
+func (s Store) List(ctx context.Context, resrvNo, custNo string, p value.Page) (value.List[payment.Payment], error) {
+	switch {
+	case resrvNo != "" && custNo != "":
+		return payments.Page(ctx, s.DB, "paymt_no", p, "resrv_no = $1 AND cust_no = $2", resrvNo, custNo)
+	case resrvNo != "":
+		return payments.Page(ctx, s.DB, "paymt_no", p, "resrv_no = $1", resrvNo)
+	case custNo != "":
+		return payments.Page(ctx, s.DB, "paymt_no", p, "cust_no = $1", custNo)
 	}
-	return payments.Page(ctx, s.DB, "paymt_no", p, "resrv_no = $1", resrvNo)
+	return payments.Page(ctx, s.DB, "paymt_no", p, "")
 }
 
 func (s Store) Cancel(ctx context.Context, paymtNo string, at time.Time, evt event.Event) (bool, error) {

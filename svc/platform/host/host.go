@@ -68,7 +68,7 @@ type Deps struct {
 	// front of Built.Handler. HTTP forwards the identity a call is made
 	// for (auth.AsService: the service's own).
 	Auth *auth.Authenticator
-	Now      func() time.Time
+	Now  func() time.Time
 }
 
 // Built is what a service hands back: its routes, its consumers and any

@@ -50,7 +50,10 @@ func (s Store) ByReservation(ctx context.Context, resrvNo string) (rental.Rental
 	return rentals.One(ctx, s.DB, resrvNo, `WHERE resrv_no = $1`, resrvNo)
 }
 
-func (s Store) List(ctx context.Context, p value.Page) (value.List[rental.Rental], error) {
+func (s Store) List(ctx context.Context, custNo string, p value.Page) (value.List[rental.Rental], error) {
+	if custNo != "" {
+		return rentals.Page(ctx, s.DB, "rental_no", p, "cust_no = $1", custNo)
+	}
 	return rentals.Page(ctx, s.DB, "rental_no", p, "")
 }
 

@@ -75,6 +75,9 @@ func (s Store) Get(ctx context.Context, resrvNo string) (reservation.Reservation
 	return reservations.One(ctx, s.DB, resrvNo, `WHERE resrv_no = $1`, resrvNo)
 }
 
-func (s Store) List(ctx context.Context, p value.Page) (value.List[reservation.Reservation], error) {
+func (s Store) List(ctx context.Context, custNo string, p value.Page) (value.List[reservation.Reservation], error) {
+	if custNo != "" {
+		return reservations.Page(ctx, s.DB, "resrv_no", p, "cust_no = $1", custNo)
+	}
 	return reservations.Page(ctx, s.DB, "resrv_no", p, "")
 }

@@ -25,6 +25,7 @@ import (
 // Options describe one load run.
 type Options struct {
 	Concurrency int           // -c: simulated users
+	Header      http.Header   // -H: extra headers on every request
 	Duration    time.Duration // -t: how long (siege's -t30S is 30s here)
 	Reps        int           // -r: requests per user; with -t, whichever ends first
 	// Rate is requests per second from all users together (-rate); 0 is
@@ -59,8 +60,19 @@ func ParseArgs(args []string, stderr io.Writer) (Options, error) {
 	fs.DurationVar(&o.Timeout, "timeout", 30*time.Second, "per-request timeout")
 	fs.BoolVar(&o.Verbose, "v", false, "print one line per response")
 	fs.StringVar(&o.ContentType, "content-type", "application/json", "Content-Type of the body")
+	fs.Func("H", "extra request header, like curl's: -H 'Authorization: Bearer …' (repeatable)", func(v string) error {
+		k, val, ok := strings.Cut(v, ":")
+		if !ok || strings.TrimSpace(k) == "" {
+			return fmt.Errorf("header %q: want 'Name: value'", v)
+		}
+		if o.Header == nil {
+			o.Header = http.Header{}
+		}
+		o.Header.Add(strings.TrimSpace(k), strings.TrimSpace(val))
+		return nil
+	})
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: load [-c N] [-t DURATION] [-r N] [-rate N] [-v] [METHOD] URL [BODY]")
+		fmt.Fprintln(stderr, "usage: load [-c N] [-t DURATION] [-r N] [-rate N] [-H 'Name: value'] [-v] [METHOD] URL [BODY]")
 		fmt.Fprintln(stderr, "{{n}} in URL or BODY becomes each request's sequence number.")
 		fs.PrintDefaults()
 	}
@@ -130,7 +142,10 @@ func Run(ctx context.Context, o Options, out io.Writer) (Summary, error) {
 	if err := o.validate(); err != nil {
 		return Summary{}, err
 	}
-	header := http.Header{}
+	header := o.Header.Clone()
+	if header == nil {
+		header = http.Header{}
+	}
 	if len(o.Body) > 0 {
 		header.Set("Content-Type", o.ContentType)
 	}

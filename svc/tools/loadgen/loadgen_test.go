@@ -140,3 +140,21 @@ func TestLocalIPIsTheSourceAddress(t *testing.T) {
 		t.Fatalf("requests came from %v, want all 6 from 127.0.0.7", from)
 	}
 }
+
+// -H carries a bearer token like curl's, and a header without a colon is
+// refused rather than sent mangled.
+func TestParseArgsHeaders(t *testing.T) {
+	o, err := ParseArgs([]string{"-H", "Authorization: Bearer abc.def.ghi", "-H", "X-A: 1", "http://127.0.0.1:8080/carReservations"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := o.Header.Get("Authorization"); got != "Bearer abc.def.ghi" {
+		t.Fatalf("Authorization = %q", got)
+	}
+	if got := o.Header.Get("X-A"); got != "1" {
+		t.Fatalf("X-A = %q", got)
+	}
+	if _, err := ParseArgs([]string{"-H", "Authorization Bearer x", "http://127.0.0.1:8080/"}, io.Discard); err == nil {
+		t.Fatal("a header without a colon was accepted")
+	}
+}

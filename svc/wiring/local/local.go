@@ -10,13 +10,19 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
+	"net/http"
+	"os"
 	"path/filepath"
 	"sync"
+	"time"
 
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 
 	"github.com/carrental/carrental/svc/contract"
+	"github.com/carrental/carrental/svc/platform/auth"
+	"github.com/carrental/carrental/svc/platform/httpx"
 	"github.com/carrental/carrental/svc/platform/host"
 	"github.com/carrental/carrental/svc/platform/nats"
 	"github.com/carrental/carrental/svc/wiring"
@@ -45,6 +51,13 @@ type Options struct {
 type System struct {
 	URLs  map[contract.Service]string
 	Admin map[contract.Service]string // fault injection, see package fault
+	// Issuer is the local issuer's URL ("" with AUTH_MODE=off); it signs
+	// the services' own tokens, and the users' unless AUTH_ISSUER names
+	// an external one (then Signer mints nothing users can use).
+	Issuer string
+	Signer *auth.Signer
+	// LocalUsers says the users' tokens are the local issuer's.
+	LocalUsers bool
 	done  chan struct{}
 	err   error
 }
@@ -93,6 +106,10 @@ func Start(ctx context.Context, opt Options) (sys *System, err error) {
 	if err != nil {
 		return nil, err
 	}
+	authEnv, err := startIssuer(ctx, opt, sys, &undo)
+	if err != nil {
+		return nil, err
+	}
 	natsURL := opt.Getenv(contract.EnvNATSURL)
 	if natsURL == "" {
 		ns, err := nats.StartEmbedded(filepath.Join(opt.DataDir, "nats"), "127.0.0.1", -1)
@@ -108,12 +125,15 @@ func Start(ctx context.Context, opt Options) (sys *System, err error) {
 	failed := make(chan struct{})
 	failOnce := sync.OnceFunc(func() { close(failed) })
 	for _, spec := range opt.Specs {
-		getenv := serviceEnv(opt, spec.Service, listeners[spec.Service], natsURL, sys.URLs)
+		getenv := serviceEnv(opt, spec.Service, listeners[spec.Service], natsURL, sys.URLs, authEnv)
 		cfg, err := host.LoadConfig(spec.Service, getenv)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", spec.Service, err)
 		}
 		cfg = cfg.WithAdminListener(admin[spec.Service]).WithOnServing(func() { serving <- spec.Service })
+		if sys.Signer != nil {
+			cfg = cfg.WithServiceTokens(auth.SignerTokens(sys.Signer, contract.LocalNamespace, spec.Service))
+		}
 		if opt.SpanExporter != nil {
 			cfg = cfg.WithSpanExporter(opt.SpanExporter)
 		}
@@ -183,13 +203,15 @@ func listen(opt Options, sys *System, undo *[]func()) (listeners, admin map[cont
 
 // serviceEnv is one service's environment: its address, the shared NATS
 // and data directory, its upstreams' URLs, and opt.Getenv for the rest.
-func serviceEnv(opt Options, s contract.Service, ln net.Listener, natsURL string, urls map[contract.Service]string) func(string) string {
-	env := map[string]string{
+func serviceEnv(opt Options, s contract.Service, ln net.Listener, natsURL string, urls map[contract.Service]string, authEnv map[string]string) func(string) string {
+	env := map[string]string{}
+	maps.Copy(env, authEnv)
+	maps.Copy(env, map[string]string{
 		contract.EnvAddr:        ln.Addr().String(),
 		contract.EnvNATSURL:     natsURL,
 		contract.EnvDataDir:     opt.DataDir,
 		contract.EnvHealthyFile: filepath.Join(opt.DataDir, "healthy", string(s)),
-	}
+	})
 	for _, up := range contract.Calls()[s] {
 		env[contract.EnvURL(up)] = urls[up]
 	}
@@ -199,4 +221,82 @@ func serviceEnv(opt Options, s contract.Service, ln net.Listener, natsURL string
 		}
 		return opt.Getenv(k)
 	}
+}
+
+// KeyFile is where the local issuer keeps its signing key under the data
+// directory, and IssuerFile where it writes its URL (for `carrental
+// token`, which mints with the same key for the same issuer).
+const (
+	KeyFile    = "auth/signing-key.pem"
+	IssuerFile = "auth/issuer"
+)
+
+// startIssuer runs the local issuer: its key kept under the data
+// directory, OIDC discovery and the JWKS on contract.LocalIssuerPort (a
+// free port without FixedPorts). Every service trusts it for service
+// identities, and for users unless AUTH_ISSUER names another issuer.
+// It returns the services' auth environment.
+func startIssuer(ctx context.Context, opt Options, sys *System, undo *[]func()) (map[string]string, error) {
+	if opt.Getenv(contract.EnvAuthMode) == contract.AuthOff {
+		return nil, nil
+	}
+	key, err := auth.LoadOrCreateKey(filepath.Join(opt.DataDir, KeyFile))
+	if err != nil {
+		return nil, err
+	}
+	port := 0
+	if opt.FixedPorts {
+		port = contract.LocalIssuerPort
+	}
+	ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", fmt.Sprint(port)))
+	if err != nil {
+		return nil, fmt.Errorf("local issuer: %w", err)
+	}
+	sys.Issuer = "http://" + ln.Addr().String()
+	if sys.Signer, err = auth.NewSigner(sys.Issuer, key); err != nil {
+		ln.Close()
+		return nil, err
+	}
+	if err := os.WriteFile(filepath.Join(opt.DataDir, IssuerFile), []byte(sys.Issuer+"\n"), 0o600); err != nil {
+		ln.Close()
+		return nil, err
+	}
+	jwks := sys.Issuer + contract.PathJWKS
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET "+contract.PathOIDCDiscovery, func(w http.ResponseWriter, _ *http.Request) {
+		httpx.WriteJSON(w, http.StatusOK, map[string]any{
+			"issuer": sys.Issuer, "jwks_uri": jwks, "id_token_signing_alg_values_supported": []string{string(auth.SigningAlgorithm)},
+			"response_types_supported": []string{"id_token"}, "subject_types_supported": []string{"public"},
+		})
+	})
+	set := sys.Signer.JWKS()
+	mux.HandleFunc("GET "+contract.PathJWKS, func(w http.ResponseWriter, _ *http.Request) {
+		httpx.WriteJSON(w, http.StatusOK, set)
+	})
+	srvCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := httpx.Serve(srvCtx, ln, mux, time.Second); err != nil {
+			opt.Log.Warn("local issuer stopped", "err", err)
+		}
+	}()
+	*undo = append(*undo, func() { stop(); <-done })
+	opt.Log.Info("local issuer", "issuer", sys.Issuer, "jwks", jwks, "key", filepath.Join(opt.DataDir, KeyFile))
+	env := map[string]string{
+		contract.EnvServiceIssuer: sys.Issuer, contract.EnvServiceJWKSURI: jwks, contract.EnvNamespace: contract.LocalNamespace,
+	}
+	if opt.Getenv(contract.EnvAuthIssuer) == "" {
+		sys.LocalUsers = true
+		env[contract.EnvAuthIssuer], env[contract.EnvAuthJWKSURI] = sys.Issuer, jwks
+	}
+	return env, nil
+}
+
+// Token mints a user token of the local issuer: staff or a customer.
+func (s *System) Token(role, subject string, ttl time.Duration) (string, error) {
+	if s.Signer == nil {
+		return "", errors.New("no local issuer (AUTH_MODE=off)")
+	}
+	return s.Signer.Mint(auth.Token{Subject: subject, Roles: []string{role}, TTL: ttl})
 }
