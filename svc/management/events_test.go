@@ -7,6 +7,7 @@ import (
 
 	"github.com/carrental/carrental/svc/management"
 	"github.com/carrental/carrental/svc/management/sqlstore"
+	"github.com/carrental/carrental/svc/platform/auth"
 	"github.com/carrental/carrental/svc/platform/event"
 	"github.com/carrental/carrental/svc/platform/sqldb"
 	"github.com/carrental/carrental/svc/platform/sqldb/sqldbtest"
@@ -27,7 +28,7 @@ func lifecycle(t *testing.T, typ event.Type, resrvNo string) event.Event {
 
 func TestCarStatusFollowsEventsWhateverTheirOrder(t *testing.T) {
 	sqldbtest.Each(t, "management", sqlstore.Migrations, func(t *testing.T, db *sqldb.DB) {
-		ctx := context.Background()
+		ctx := auth.AsStaff(context.Background())
 		store := sqlstore.Store{DB: db}
 		svc := management.NewService(store, time.Now, func() {})
 		if _, _, err := svc.Register(ctx, management.RegisterRequest{CarNo: "car01", RentalAmt: 10000, CarRegDt: "20200701"}); err != nil {

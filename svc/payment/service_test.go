@@ -10,6 +10,7 @@ import (
 
 	"github.com/carrental/carrental/svc/payment"
 	"github.com/carrental/carrental/svc/payment/sqlstore"
+	"github.com/carrental/carrental/svc/platform/auth"
 	"github.com/carrental/carrental/svc/platform/errs"
 	"github.com/carrental/carrental/svc/platform/outbox"
 	"github.com/carrental/carrental/svc/platform/sqldb"
@@ -23,7 +24,7 @@ func charge(resrvNo string) payment.ApproveRequest {
 
 func TestApproveNeverChargesTwice(t *testing.T) {
 	sqldbtest.Each(t, "payment", sqlstore.Migrations, func(t *testing.T, db *sqldb.DB) {
-		ctx := context.Background()
+		ctx := auth.AsStaff(context.Background())
 		svc := payment.NewService(sqlstore.Store{DB: db}, time.Now, func() {})
 		var (
 			wg      sync.WaitGroup

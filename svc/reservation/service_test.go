@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/carrental/carrental/svc/contract"
+	"github.com/carrental/carrental/svc/platform/auth"
 	"github.com/carrental/carrental/svc/platform/errs"
 	"github.com/carrental/carrental/svc/platform/sqldb"
 	"github.com/carrental/carrental/svc/platform/sqldb/sqldbtest"
@@ -71,7 +73,7 @@ func newService(db *sqldb.DB, cars fakeCars, pay *fakePayments) reservation.Serv
 
 func TestReserveFlow(t *testing.T) {
 	sqldbtest.Each(t, "reservation", sqlstore.Migrations, func(t *testing.T, db *sqldb.DB) {
-		ctx := context.Background()
+		ctx := auth.AsStaff(context.Background())
 		pay := &fakePayments{charged: map[string]string{}}
 		svc := newService(db, fakeCars{"car01": "WAITING", "car02": "RESERVED"}, pay)
 
@@ -114,7 +116,12 @@ func TestReserveFlow(t *testing.T) {
 			t.Fatalf("car01 after the cancel: %v", err)
 		}
 
-		// Rental's compare-and-set moves.
+		// Rental's compare-and-set moves: rental's own identity only.
+		if _, err := svc.MarkRented(ctx, "r5"); !errs.Is(err, errs.Forbidden) {
+			t.Fatalf("staff moved a reservation along: %v", err)
+		}
+		staff := ctx
+		ctx = auth.WithIdentity(staff, &auth.Identity{Kind: auth.ServiceKind, Service: contract.Rental, Namespace: contract.LocalNamespace})
 		if _, err := svc.MarkReturned(ctx, "r5"); !errs.Is(err, errs.Conflict) {
 			t.Fatalf("return before rent: %v", err)
 		}
@@ -123,7 +130,7 @@ func TestReserveFlow(t *testing.T) {
 				t.Fatalf("rent #%d: %+v %v", i, res, err)
 			}
 		}
-		if _, err := svc.Cancel(ctx, "r5"); !errs.Is(err, errs.Conflict) {
+		if _, err := svc.Cancel(staff, "r5"); !errs.Is(err, errs.Conflict) {
 			t.Fatalf("cancel a rented reservation: %v", err)
 		}
 		if res, err := svc.MarkReturned(ctx, "r5"); err != nil || res.ProcStatus != reservation.Returned {
@@ -133,7 +140,7 @@ func TestReserveFlow(t *testing.T) {
 }
 
 func TestPaymentFailures(t *testing.T) {
-	ctx := context.Background()
+	ctx := auth.AsStaff(context.Background())
 	cases := []struct {
 		name       string
 		approveErr error
@@ -184,7 +191,7 @@ func TestConcurrentReservationsOfOneCar(t *testing.T) {
 		)
 		for i := 0; i < 8; i++ {
 			wg.Go(func() {
-				_, created, err := svc.Reserve(context.Background(), request("race"+string(rune('a'+i)), "car01"))
+				_, created, err := svc.Reserve(auth.AsStaff(context.Background()), request("race"+string(rune('a'+i)), "car01"))
 				if err == nil && created {
 					mu.Lock()
 					wins++

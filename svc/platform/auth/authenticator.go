@@ -368,3 +368,9 @@ func SignerTokens(s *Signer, namespace string, self contract.Service) func(conte
 
 // IsInvalidToken reports whether err is a refused token.
 func IsInvalidToken(err error) bool { return errors.Is(err, ErrInvalidToken) }
+
+// AsStaff is ctx carrying a staff identity: for code that acts on the
+// operator's behalf without a request (tests, tools).
+func AsStaff(ctx context.Context) context.Context {
+	return WithIdentity(ctx, &Identity{Kind: User, Subject: "staff01", Roles: []string{contract.RoleStaff}})
+}

@@ -24,7 +24,7 @@ func TestCorruptTimestampIsAnErrorWithTheRowsKey(t *testing.T) {
 		if _, err := store.Get(ctx, "res01"); err == nil || !strings.Contains(err.Error(), `reservation "res01"`) {
 			t.Fatalf("Get: %v", err)
 		}
-		if _, err := store.List(ctx, value.Page{Limit: value.DefaultPageLimit}); err == nil || !strings.Contains(err.Error(), `reservation "res01"`) {
+		if _, err := store.List(ctx, "", value.Page{Limit: value.DefaultPageLimit}); err == nil || !strings.Contains(err.Error(), `reservation "res01"`) {
 			t.Fatalf("List: %v", err)
 		}
 	})

@@ -22,8 +22,8 @@ import (
 
 	"github.com/carrental/carrental/svc/contract"
 	"github.com/carrental/carrental/svc/platform/auth"
-	"github.com/carrental/carrental/svc/platform/httpx"
 	"github.com/carrental/carrental/svc/platform/host"
+	"github.com/carrental/carrental/svc/platform/httpx"
 	"github.com/carrental/carrental/svc/platform/nats"
 	"github.com/carrental/carrental/svc/wiring"
 )
@@ -58,8 +58,8 @@ type System struct {
 	Signer *auth.Signer
 	// LocalUsers says the users' tokens are the local issuer's.
 	LocalUsers bool
-	done  chan struct{}
-	err   error
+	done       chan struct{}
+	err        error
 }
 
 // Gateway is the gateway's base URL.
