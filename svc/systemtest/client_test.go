@@ -8,14 +8,40 @@ import (
 	"net/http"
 	"testing"
 	"time"
+
+	"github.com/carrental/carrental/svc/contract"
+	"github.com/carrental/carrental/svc/wiring/local"
 )
 
 // api is a tiny JSON client for the tests; every exchange is held to the
 // public OpenAPI document (contract_test.go).
 type api struct {
-	t    testing.TB
-	base string
-	http *http.Client
+	t     testing.TB
+	base  string
+	http  *http.Client
+	token string // sent as Authorization: Bearer; "" for anonymous
+}
+
+// as is the same client with another identity's token.
+func (a *api) as(token string) *api {
+	c := *a
+	c.token = token
+	return &c
+}
+
+// mint is a token of the system's local issuer.
+func mint(t testing.TB, sys *local.System, role, sub string) string {
+	t.Helper()
+	tok, err := sys.Token(role, sub, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
+// staffAPI is the gateway's client as staff, who may do everything.
+func staffAPI(t testing.TB, sys *local.System) *api {
+	return newAPI(t, sys.Gateway()).as(mint(t, sys, contract.RoleStaff, "staff01"))
 }
 
 func newAPI(t testing.TB, base string) *api {
@@ -48,6 +74,9 @@ func (a *api) do(method, path, body string) (reply, error) {
 	}
 	if body != "" {
 		req.Header.Set("Content-Type", "application/json")
+	}
+	if a.token != "" {
+		req.Header.Set("Authorization", "Bearer "+a.token)
 	}
 	resp, err := a.http.Do(req)
 	if err != nil {

@@ -12,7 +12,7 @@ import (
 // reaches the services (the write-up's demo pool would shed most of them).
 func TestExactlyOneCreatedPerKeyUnderConcurrency(t *testing.T) {
 	sys := startLocal(t, map[string]string{"RESILIENCE_MANAGEMENT_MAX_CONCURRENT": "0"})
-	gw := newAPI(t, sys.Gateway())
+	gw := staffAPI(t, sys)
 	gw.expect(201, "POST", "/carManagements", carCar01)
 
 	for _, c := range []struct {

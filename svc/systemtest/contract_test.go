@@ -104,7 +104,7 @@ func (c *contractChecker) check(req *http.Request, reqBody []byte, resp *http.Re
 // The served document is the committed one's content, and valid.
 func TestGatewayServesItsOpenAPIDocument(t *testing.T) {
 	sys := startLocal(t, nil)
-	gw := newAPI(t, sys.Gateway())
+	gw := staffAPI(t, sys)
 	r := gw.expect(http.StatusOK, http.MethodGet, openapi.Path, "")
 	doc, err := openapi3.NewLoader().LoadFromData(r.Body)
 	if err != nil {

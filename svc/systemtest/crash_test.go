@@ -76,6 +76,9 @@ func (c *cluster) start(s contract.Service) {
 		contract.EnvHealthyFile + "=" + filepath.Join(c.dir, string(s)+".healthy"),
 		contract.EnvConfigDir + "=" + filepath.Join(c.dir, "config"),
 		"SHUTDOWN_DRAIN=2s",
+		// This test is about crashes: identities are the other tests' (the
+		// one-process run with its local issuer).
+		contract.EnvAuthMode + "=" + contract.AuthOff,
 		// The DestinationRule's pool of 1+1 calls to management would shed
 		// most of this stream before any crash; lift it as the write-up did.
 		"RESILIENCE_MANAGEMENT_MAX_CONCURRENT=0",

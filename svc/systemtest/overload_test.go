@@ -24,7 +24,7 @@ func TestBurstThenImmediateSuccess(t *testing.T) {
 	} {
 		t.Run(c.profile, func(t *testing.T) {
 			sys := startLocal(t, map[string]string{contract.EnvResilienceProfile: c.profile})
-			gw := newAPI(t, sys.Gateway())
+			gw := staffAPI(t, sys)
 			for i := range 21 {
 				gw.expect(201, "POST", "/carManagements", fmt.Sprintf(`{"carNo":"burst%02d","rentalAmt":"10000","carRegDt":"20200701"}`, i))
 			}

@@ -21,7 +21,7 @@ func TestListsArePaginatedThroughTheGateway(t *testing.T) {
 	// 130 cars registered as fast as they are answered: past one client's
 	// rate, which is not what this test is about.
 	sys := startLocal(t, map[string]string{"RESILIENCE_MANAGEMENT_MAX_CONCURRENT": "0", contract.EnvRateLimitRPS: "0"})
-	gw := newAPI(t, sys.Gateway())
+	gw := staffAPI(t, sys)
 	const cars = 130
 	for i := range cars {
 		gw.expect(201, "POST", "/carManagements", fmt.Sprintf(`{"carNo":"page%03d","rentalAmt":"10000","carRegDt":"20200701"}`, i))

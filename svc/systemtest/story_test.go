@@ -69,7 +69,7 @@ func carStatus(t *testing.T, gw *api, carNo, want string) {
 
 func TestRentalStoryThroughTheGateway(t *testing.T) {
 	sys := startLocal(t, nil)
-	gw := newAPI(t, sys.Gateway())
+	gw := staffAPI(t, sys)
 
 	// Register cars with the write-up's payloads; posting one again is a
 	// harmless replay (the write-up's siege posts "test" thousands of times).
@@ -145,7 +145,7 @@ func TestRentalStoryThroughTheGateway(t *testing.T) {
 
 func TestBadInputGetsClearJSONErrors(t *testing.T) {
 	sys := startLocal(t, nil)
-	gw := newAPI(t, sys.Gateway())
+	gw := staffAPI(t, sys)
 	gw.expect(201, "POST", "/carManagements", carCar01)
 	cases := []struct {
 		name, method, path, body string
@@ -189,7 +189,7 @@ func TestRentalStoryOnPostgreSQL(t *testing.T) {
 		}
 	})
 	sys := startLocal(t, map[string]string{contract.EnvDatabaseURL: dsn, contract.EnvSchemaPrefix: prefix})
-	gw := newAPI(t, sys.Gateway())
+	gw := staffAPI(t, sys)
 	gw.expect(201, "POST", "/carManagements", carCar01)
 	gw.expect(201, "POST", "/carReservations", reservation("res01", "car01", "pay01"))
 	carStatus(t, gw, "car01", "RESERVED")

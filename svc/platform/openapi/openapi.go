@@ -20,6 +20,7 @@ import (
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3gen"
 
+	"github.com/carrental/carrental/svc/contract"
 	"github.com/carrental/carrental/svc/platform/httpx"
 	"github.com/carrental/carrental/svc/platform/value"
 )
@@ -52,6 +53,9 @@ type Param struct {
 	Required          bool
 }
 
+// BearerScheme names the security scheme of the bearer token.
+const BearerScheme = "bearer"
+
 // Document builds the OpenAPI document of ops.
 func Document(title, version string, ops []Op) (*openapi3.T, error) {
 	doc := &openapi3.T{
@@ -59,7 +63,15 @@ func Document(title, version string, ops []Op) (*openapi3.T, error) {
 		Info: &openapi3.Info{Title: title, Version: version,
 			Description: "Generated from the Go types of the handlers (svc/platform/openapi)."},
 		Paths:      openapi3.NewPaths(),
-		Components: &openapi3.Components{Schemas: openapi3.Schemas{}},
+		Components: &openapi3.Components{Schemas: openapi3.Schemas{}, SecuritySchemes: openapi3.SecuritySchemes{
+			BearerScheme: &openapi3.SecuritySchemeRef{Value: openapi3.NewJWTSecurityScheme().WithDescription(
+				"An OIDC access token of the configured issuer (README \"Who may do what\"), in the Authorization header only: " +
+					"a token in the query string answers 401.")},
+		}},
+	}
+	access := map[string]contract.Access{}
+	for _, rt := range contract.PublicRoutes() {
+		access[rt.Method+" "+rt.Path] = rt.Access
 	}
 	errSchema, err := schemaOf(httpx.ErrorBody{})
 	if err != nil {
@@ -78,6 +90,14 @@ func Document(title, version string, ops []Op) (*openapi3.T, error) {
 		operation, err := op.operation(errorRef)
 		if err != nil {
 			return nil, fmt.Errorf("openapi: %s %s: %w", op.Method, op.Path, err)
+		}
+		bearer := openapi3.SecurityRequirement{BearerScheme: []string{}}
+		switch a, public := access[op.Method+" "+op.Path]; {
+		case public && a == contract.Anyone:
+			// Optional: anonymous, or a token that must then be valid.
+			operation.Security = &openapi3.SecurityRequirements{openapi3.SecurityRequirement{}, bearer}
+		case public, strings.HasPrefix(op.Path, contract.InternalPathPrefix+"/"):
+			operation.Security = &openapi3.SecurityRequirements{bearer}
 		}
 		item := doc.Paths.Value(op.Path)
 		if item == nil {
