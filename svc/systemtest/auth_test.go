@@ -126,7 +126,7 @@ func TestWhoMayDoWhatOnEveryRoute(t *testing.T) {
 			return contract.PathCarManagements + "/" + car, ""
 		}},
 		"GET " + contract.PathCarManagements + "/{carNo}/quote": {[4]int{200, 200, 200, 200}, func(*testing.T, who) (string, string) {
-			return contract.PathCarManagements + "/" + w.carA + "/quote?from=20200802&to=20200805&samples=10", ""
+			return contract.PathCarManagements + "/" + w.carA + "/quote?from=20200802&to=20200805", ""
 		}},
 		"POST " + contract.PathCarReservations: {[4]int{401, 201, 201, 201}, func(t *testing.T, id who) (string, string) {
 			car := fresh("rcar")
