@@ -48,7 +48,7 @@ type config struct {
 func run(ctx context.Context, args []string, out io.Writer) error {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	quick := fs.Bool("quick", false, "shorter runs (smoke)")
-	only := fs.String("only", "", "comma-separated subset of: a,b,c,d,e,burst,siege,flood,tracing")
+	only := fs.String("only", "", "comma-separated subset of: a,b,c,d,e,burst,siege,flood,tracing,auth")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -77,6 +77,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		{"d", b.flakyPayment}, {"e", b.twoHundredClients}, {"burst", b.burstRecovery}, {"siege", b.siegeCircuitBreaker},
 		{"flood", b.flood},
 		{"tracing", b.tracingOverhead},
+		{"auth", b.authOverhead},
 	}
 	for _, s := range steps {
 		if *only != "" && !strings.Contains(","+*only+",", ","+s.name+",") {
@@ -108,6 +109,34 @@ type system struct {
 	cmd   *exec.Cmd
 	urls  map[contract.Service]string
 	admin map[contract.Service]string
+	staff string // the staff token the ready file names ("" with AUTH_MODE=off)
+	bin   string
+	dir   string
+}
+
+// bearer is the header that makes a request staff's.
+func (s *system) bearer() http.Header {
+	h := http.Header{}
+	if s.staff != "" {
+		h.Set("Authorization", "Bearer "+s.staff)
+	}
+	return h
+}
+
+// bearerAs is a header with a token of another subject, minted by
+// `carrental token` with the system's key (the flood step's two clients
+// are two subjects: the gateway limits each by its token's subject).
+func (s *system) bearerAs(role, sub string) (http.Header, error) {
+	h := http.Header{}
+	if s.staff == "" {
+		return h, nil
+	}
+	out, err := exec.Command(s.bin, "token", "-data", s.dir, "--role", role, "--sub", sub, "--ttl", "2h").Output()
+	if err != nil {
+		return nil, fmt.Errorf("carrental token: %w", err)
+	}
+	h.Set("Authorization", "Bearer "+strings.TrimSpace(string(out)))
+	return h, nil
 }
 
 func (b *bench) start(env ...string) (*system, error) {
@@ -133,13 +162,14 @@ func (b *bench) start(env ...string) (*system, error) {
 		raw, err := os.ReadFile(ready)
 		if err == nil {
 			var info struct {
-				URLs  map[contract.Service]string `json:"urls"`
-				Admin map[contract.Service]string `json:"admin"`
+				URLs   map[contract.Service]string `json:"urls"`
+				Admin  map[contract.Service]string `json:"admin"`
+				Tokens map[string]string           `json:"tokens"`
 			}
 			if err := json.Unmarshal(raw, &info); err != nil {
 				return nil, err
 			}
-			return &system{cmd: cmd, urls: info.URLs, admin: info.Admin}, nil
+			return &system{cmd: cmd, urls: info.URLs, admin: info.Admin, staff: info.Tokens[contract.RoleStaff], bin: b.bin, dir: dir}, nil
 		}
 		if time.Now().After(deadline) {
 			_ = cmd.Process.Kill()
@@ -197,7 +227,7 @@ const (
 
 // registerCars creates bench0..bench(n-1) directly on management.
 func (b *bench) registerCars(s *system, n int) error {
-	sum, err := loadgen.Run(b.ctx, loadgen.Options{Concurrency: 1, Reps: n, Timeout: 10 * time.Second, Method: "POST",
+	sum, err := loadgen.Run(b.ctx, loadgen.Options{Header: s.bearer(), Concurrency: 1, Reps: n, Timeout: 10 * time.Second, Method: "POST",
 		URL: s.urls[contract.Management] + contract.PathCarManagements, Body: []byte(carBody), ContentType: "application/json"}, io.Discard)
 	if err != nil {
 		return err
@@ -230,7 +260,7 @@ func (b *bench) throughput() error {
 	}
 	// A bare handler that serves the same bytes as the page, so the ratio
 	// measures the stack, not the payload.
-	page, err := get(s.urls[contract.Management] + contract.PathCarManagements)
+	page, err := s.get(s.urls[contract.Management] + contract.PathCarManagements)
 	if err != nil {
 		return err
 	}
@@ -247,7 +277,7 @@ func (b *bench) throughput() error {
 	}
 	rates := map[string]float64{}
 	for _, r := range runs {
-		sum, err := b.load("(a) GET "+r.name, loadgen.Options{Concurrency: 20, Duration: b.cfg.duration, Method: "GET", URL: r.url})
+		sum, err := b.load("(a) GET "+r.name, loadgen.Options{Header: s.bearer(), Concurrency: 20, Duration: b.cfg.duration, Method: "GET", URL: r.url})
 		if err != nil {
 			return err
 		}
@@ -287,7 +317,7 @@ func (b *bench) reservationLatency() error {
 			s.stop()
 			return err
 		}
-		sum, err := b.load("(b) POST /carReservations on "+engine.name, loadgen.Options{Concurrency: 20, Reps: n / 20, Method: "POST",
+		sum, err := b.load("(b) POST /carReservations on "+engine.name, loadgen.Options{Header: s.bearer(), Concurrency: 20, Reps: n / 20, Method: "POST",
 			URL: s.urls[contract.Gateway] + contract.PathCarReservations, Body: []byte(reservationBody)})
 		s.stop()
 		if err != nil {
@@ -339,7 +369,7 @@ func (b *bench) tracingOverhead() error {
 			return err
 		}
 		before := requests.Load()
-		sum, err := b.load("(tracing) POST /carReservations, tracing "+mode.name, loadgen.Options{Concurrency: 20, Reps: n / 20, Method: "POST",
+		sum, err := b.load("(tracing) POST /carReservations, tracing "+mode.name, loadgen.Options{Header: s.bearer(), Concurrency: 20, Reps: n / 20, Method: "POST",
 			URL: s.urls[contract.Gateway] + contract.PathCarReservations, Body: []byte(reservationBody)})
 		s.stop() // flushes the exporters
 		if err != nil {
@@ -369,7 +399,7 @@ func (b *bench) burstRecovery() error {
 			s.stop()
 			return err
 		}
-		sum, err := loadgen.Run(b.ctx, loadgen.Options{Concurrency: 20, Reps: 1, Timeout: 30 * time.Second, Method: "POST",
+		sum, err := loadgen.Run(b.ctx, loadgen.Options{Header: s.bearer(), Concurrency: 20, Reps: 1, Timeout: 30 * time.Second, Method: "POST",
 			URL: s.urls[contract.Gateway] + contract.PathCarReservations, Body: []byte(reservationBody), ContentType: "application/json"}, io.Discard)
 		if err != nil {
 			s.stop()
@@ -379,7 +409,10 @@ func (b *bench) burstRecovery() error {
 		body := strings.NewReplacer("{{n}}", "20").Replace(reservationBody)
 		var recovered time.Duration
 		for time.Since(end) < time.Minute {
-			resp, err := http.Post(s.urls[contract.Gateway]+contract.PathCarReservations, "application/json", strings.NewReader(body))
+			req, _ := http.NewRequest("POST", s.urls[contract.Gateway]+contract.PathCarReservations, strings.NewReader(body))
+			req.Header = s.bearer()
+			req.Header.Set("Content-Type", "application/json")
+			resp, err := http.DefaultClient.Do(req)
 			if err == nil {
 				resp.Body.Close()
 				if resp.StatusCode/100 == 2 {
@@ -465,7 +498,7 @@ func (b *bench) hungPayment() error {
 		}
 		// One reservation per registered car; without a breaker each call
 		// waits out every try, so that run is bounded by time instead.
-		o := loadgen.Options{Concurrency: 20, Reps: 2000 / 20, Method: "POST",
+		o := loadgen.Options{Header: s.bearer(), Concurrency: 20, Reps: 2000 / 20, Method: "POST",
 			URL: s.urls[contract.Reservation] + contract.PathCarReservations, Body: []byte(reservationBody)}
 		if variant.env != "" {
 			o.Reps, o.Duration = 0, b.cfg.duration
@@ -500,7 +533,7 @@ func (b *bench) flakyPayment() error {
 			s.stop()
 			return err
 		}
-		sum, err := b.load("(d) payment fails 30%, "+variant.name, loadgen.Options{Concurrency: 20, Reps: n / 20, Method: "POST",
+		sum, err := b.load("(d) payment fails 30%, "+variant.name, loadgen.Options{Header: s.bearer(), Concurrency: 20, Reps: n / 20, Method: "POST",
 			URL: s.urls[contract.Reservation] + contract.PathCarReservations, Body: []byte(reservationBody)})
 		s.stop()
 		if err != nil {
@@ -520,7 +553,7 @@ func (b *bench) twoHundredClients() error {
 	if err := b.registerCars(s, 3); err != nil {
 		return err
 	}
-	sum, err := b.load("(e) the write-up's siege -r 2000 -c 200", loadgen.Options{Concurrency: 200, Reps: b.cfg.bigReps, Method: "GET",
+	sum, err := b.load("(e) the write-up's siege -r 2000 -c 200", loadgen.Options{Header: s.bearer(), Concurrency: 200, Reps: b.cfg.bigReps, Method: "GET",
 		URL: s.urls[contract.Gateway] + contract.PathCarManagements})
 	if err != nil {
 		return err
@@ -542,7 +575,7 @@ func (b *bench) siegeCircuitBreaker() error {
 		if err != nil {
 			return err
 		}
-		sum, err := b.load("siege -c20 POST /carManagements, "+variant.name, loadgen.Options{Concurrency: 20, Duration: b.cfg.duration, Method: "POST",
+		sum, err := b.load("siege -c20 POST /carManagements, "+variant.name, loadgen.Options{Header: s.bearer(), Concurrency: 20, Duration: b.cfg.duration, Method: "POST",
 			URL:  s.urls[contract.Gateway] + contract.PathCarManagements,
 			Body: []byte(`{"carNo":"test", "rentalAmt":"10000", "procStatus":"WAITING", "carRegDt":"20200701"}`)})
 		s.stop()
@@ -574,14 +607,19 @@ func (b *bench) flood() error {
 			return err
 		}
 		url := s.urls[contract.Gateway] + contract.PathCarManagements + "/bench7"
-		normal := loadgen.Options{Concurrency: 1, Rate: 20, Duration: b.cfg.duration, Timeout: 30 * time.Second, Method: "GET", URL: url, LocalIP: normalIP}
+		normal := loadgen.Options{Header: s.bearer(), Concurrency: 1, Rate: 20, Duration: b.cfg.duration, Timeout: 30 * time.Second, Method: "GET", URL: url, LocalIP: normalIP}
 		alone, err := b.load("(flood) normal client alone, "+variant.name, normal)
 		if err != nil {
 			s.stop()
 			return err
 		}
 		fmt.Fprintf(b.out, "\n-- (flood) normal client beside a 50-connection flooder, %s\n", variant.name)
-		flooder := loadgen.Options{Concurrency: 50, Duration: b.cfg.duration, Timeout: 30 * time.Second, Method: "GET", URL: url, LocalIP: flooderIP}
+		flooderHeader, err := s.bearerAs(contract.RoleStaff, "flooder")
+		if err != nil {
+			s.stop()
+			return err
+		}
+		flooder := loadgen.Options{Header: flooderHeader, Concurrency: 50, Duration: b.cfg.duration, Timeout: 30 * time.Second, Method: "GET", URL: url, LocalIP: flooderIP}
 		floodc := make(chan loadgen.Summary, 1)
 		errc := make(chan error, 1)
 		go func() {
@@ -603,6 +641,41 @@ func (b *bench) flood() error {
 		b.note("(flood) %-28s beside the flooder:  p50 %s  p99 %s  %v; flooder %d requests (%.0f/s): %d served, %d refused 429, %v",
 			variant.name+":", ms(beside.P50), ms(beside.P99), beside.StatusCodes, fsum.Transactions, fsum.Rate,
 			fsum.StatusCodes["200"], fsum.StatusCodes["429"], fsum.StatusCodes)
+	}
+	return nil
+}
+
+// authOverhead is what checking identities costs: a customer reading
+// their own reservation through the gateway (the gateway and reservation
+// each verify the ES256 token), with AUTH_MODE=jwt and with it off.
+func (b *bench) authOverhead() error {
+	for _, mode := range []string{contract.AuthJWT, contract.AuthOff} {
+		s, err := b.start(contract.EnvAuthMode + "=" + mode)
+		if err != nil {
+			return err
+		}
+		if err := b.registerCars(s, 1); err != nil {
+			s.stop()
+			return err
+		}
+		body := strings.NewReplacer("{{n}}", "0").Replace(reservationBody)
+		if _, err := loadgen.Run(b.ctx, loadgen.Options{Header: s.bearer(), Concurrency: 1, Reps: 1, Timeout: 10 * time.Second, Method: "POST",
+			URL: s.urls[contract.Gateway] + contract.PathCarReservations, Body: []byte(body), ContentType: "application/json"}, io.Discard); err != nil {
+			s.stop()
+			return err
+		}
+		customer, err := s.bearerAs(contract.RoleCustomer, "cus01")
+		if err != nil {
+			s.stop()
+			return err
+		}
+		sum, err := b.load("(auth) GET /carReservations/res0 as cus01, AUTH_MODE="+mode, loadgen.Options{Header: customer, Concurrency: 20,
+			Duration: b.cfg.duration, Method: "GET", URL: s.urls[contract.Gateway] + contract.PathCarReservations + "/res0"})
+		s.stop()
+		if err != nil {
+			return err
+		}
+		b.note("(auth) AUTH_MODE=%-4s GET own reservation via the gateway: p50 %s  p99 %s  %.0f req/s  %v", mode, ms(sum.P50), ms(sum.P99), sum.Rate, sum.StatusCodes)
 	}
 	return nil
 }
@@ -629,8 +702,13 @@ func staticServer(body []byte) (net.Listener, error) {
 	return ln, nil
 }
 
-func get(url string) ([]byte, error) {
-	resp, err := http.Get(url)
+func (s *system) get(url string) ([]byte, error) {
+	req, err := http.NewRequest("GET", url, nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header = s.bearer()
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return nil, err
 	}
