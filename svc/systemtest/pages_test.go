@@ -30,6 +30,7 @@ func TestListsArePaginatedThroughTheGateway(t *testing.T) {
 	get := func(path string) (items []map[string]any, next string) {
 		t.Helper()
 		req, _ := http.NewRequest("GET", sys.Gateway()+path, nil)
+		req.Header.Set("Authorization", "Bearer "+gw.token)
 		resp, err := gw.http.Do(req)
 		if err != nil {
 			t.Fatal(err)

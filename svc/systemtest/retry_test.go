@@ -15,6 +15,7 @@ import (
 	"github.com/carrental/carrental/svc/contract"
 	"github.com/carrental/carrental/svc/payment"
 	paysql "github.com/carrental/carrental/svc/payment/sqlstore"
+	"github.com/carrental/carrental/svc/platform/auth"
 	"github.com/carrental/carrental/svc/platform/endpointmw"
 	"github.com/carrental/carrental/svc/platform/resilience"
 	"github.com/carrental/carrental/svc/platform/sqldb/sqldbtest"
@@ -29,8 +30,13 @@ import (
 func TestRetriedApprovalChargesOnce(t *testing.T) {
 	db := sqldbtest.SQLite(t, "payment", paysql.Migrations)
 	payments := payment.NewService(paysql.Store{DB: db}, time.Now, func() {})
-	handler := payment.MakeHandler(payment.MakeEndpoints(payments, slog.New(slog.NewTextHandler(io.Discard, nil)),
+	// Payment behind its auth middleware sees the user the call is for;
+	// here, staff.
+	inner := payment.MakeHandler(payment.MakeEndpoints(payments, slog.New(slog.NewTextHandler(io.Discard, nil)),
 		endpointmw.NewMetrics(prometheus.NewRegistry(), "payment")))
+	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		inner.ServeHTTP(w, r.WithContext(auth.AsStaff(r.Context())))
+	})
 	var calls atomic.Int64
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if calls.Add(1) <= 2 {
@@ -53,7 +59,7 @@ func TestRetriedApprovalChargesOnce(t *testing.T) {
 	if calls.Load() != 3 {
 		t.Fatalf("%d calls, want 3 (two lost answers, then the replay)", calls.Load())
 	}
-	list, err := payments.List(context.Background(), "res1", value.Page{Limit: value.DefaultPageLimit})
+	list, err := payments.List(auth.AsStaff(context.Background()), "res1", value.Page{Limit: value.DefaultPageLimit})
 	if err != nil || len(list.Items) != 1 {
 		t.Fatalf("%d payments for one reservation (%v)", len(list.Items), err)
 	}

@@ -62,7 +62,7 @@ func Document(title, version string, ops []Op) (*openapi3.T, error) {
 		OpenAPI: "3.0.3",
 		Info: &openapi3.Info{Title: title, Version: version,
 			Description: "Generated from the Go types of the handlers (svc/platform/openapi)."},
-		Paths:      openapi3.NewPaths(),
+		Paths: openapi3.NewPaths(),
 		Components: &openapi3.Components{Schemas: openapi3.Schemas{}, SecuritySchemes: openapi3.SecuritySchemes{
 			BearerScheme: &openapi3.SecuritySchemeRef{Value: openapi3.NewJWTSecurityScheme().WithDescription(
 				"An OIDC access token of the configured issuer (README \"Who may do what\"), in the Authorization header only: " +
