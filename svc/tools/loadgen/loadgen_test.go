@@ -144,7 +144,7 @@ func TestLocalIPIsTheSourceAddress(t *testing.T) {
 // -H carries a bearer token like curl's, and a header without a colon is
 // refused rather than sent mangled.
 func TestParseArgsHeaders(t *testing.T) {
-	o, err := ParseArgs([]string{"-H", "Authorization: Bearer abc.def.ghi", "-H", "X-A: 1", "http://127.0.0.1:8080/carReservations"}, io.Discard)
+	o, err := ParseArgs([]string{"-r", "1", "-H", "Authorization: Bearer abc.def.ghi", "-H", "X-A: 1", "http://127.0.0.1:8080/carReservations"}, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -154,7 +154,7 @@ func TestParseArgsHeaders(t *testing.T) {
 	if got := o.Header.Get("X-A"); got != "1" {
 		t.Fatalf("X-A = %q", got)
 	}
-	if _, err := ParseArgs([]string{"-H", "Authorization Bearer x", "http://127.0.0.1:8080/"}, io.Discard); err == nil {
+	if _, err := ParseArgs([]string{"-r", "1", "-H", "Authorization Bearer x", "http://127.0.0.1:8080/"}, io.Discard); err == nil {
 		t.Fatal("a header without a colon was accepted")
 	}
 }

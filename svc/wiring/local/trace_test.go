@@ -38,6 +38,9 @@ func TestOneTraceAcrossServicesAndEvents(t *testing.T) {
 	}
 	t.Cleanup(func() { cancel(); _ = sys.Wait() })
 
+	if staffToken, err = sys.Token(contract.RoleStaff, "staff01", time.Hour); err != nil {
+		t.Fatal(err)
+	}
 	send(t, sys.Gateway()+contract.PathCarManagements, "", `{"carNo":"car01","rentalAmt":"10000","procStatus":"WAITING","carRegDt":"20200701"}`, http.StatusCreated)
 	tid, caller := trace.TraceID{0x4b, 0xf9, 0x2f, 0x35, 0x77, 0xb3, 0x4d, 0xa6, 0xa3, 0xce, 0x92, 0x9d, 0x0e, 0x0e, 0x47, 0x36},
 		trace.SpanID{0x00, 0xf0, 0x67, 0xaa, 0x0b, 0xa9, 0x02, 0xb7}
@@ -188,6 +191,9 @@ func send(t *testing.T, url, traceparent, body string, want int) []byte {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if staffToken != "" {
+		req.Header.Set("Authorization", "Bearer "+staffToken)
+	}
 	req.Header.Set("Content-Type", "application/json")
 	if traceparent != "" {
 		req.Header.Set(contract.TraceParentHeader, traceparent)
@@ -221,3 +227,6 @@ func (s *syncBuffer) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
+
+// staffToken is what send identifies with (the local issuer's staff).
+var staffToken string
