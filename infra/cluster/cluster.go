@@ -36,7 +36,11 @@ type Cluster struct {
 	Kubeconfig          pulumi.StringOutput // secret
 	NodeSecurityGroupID pulumi.StringOutput
 	OIDCProviderArn     pulumi.StringOutput
-	NodeGroup           *eks.NodeGroup
+	// OIDCIssuer is the cluster's ServiceAccount issuer (its tokens' iss,
+	// public discovery and keys): what the services verify each other's
+	// projected tokens against.
+	OIDCIssuer pulumi.StringOutput
+	NodeGroup  *eks.NodeGroup
 }
 
 // Managed policies the roles need.
@@ -178,6 +182,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		return nil, err
 	}
 	c.OIDCProviderArn = oidc.Arn
+	c.OIDCIssuer = issuer
 
 	c.Kubeconfig = pulumi.ToSecret(pulumi.All(cl.Name, cl.Endpoint, cl.CertificateAuthority.Data().Elem()).ApplyT(
 		func(v []any) (string, error) {

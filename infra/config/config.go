@@ -4,8 +4,11 @@
 package config
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
+	"net/url"
 	"sort"
 	"strings"
 
@@ -177,7 +180,46 @@ type Config struct {
 	// selects PodMonitors and PrometheusRules by (kube-prometheus-stack's
 	// release name).
 	MonitoringRelease string
+
+	// Who may do what (docs/design-auth.md). AuthMode is contract.AuthJWT
+	// (default) or contract.AuthOff (no identity checks: a benchmark's
+	// baseline only). On AWS the Cognito user pool is the users' issuer
+	// and these stay empty; a local stack names its issuer: AuthIssuer,
+	// AuthAudience, and its keys, a JWKS URI or the key set inline
+	// (AuthJWKS, public keys only: it goes into the pods' env).
+	AuthMode       string
+	AuthIssuer     string
+	AuthAudience   string
+	AuthJWKSURI    string
+	AuthJWKS       string
+	AuthRolesClaim string
+	// AuthDeletionProtection keeps the Cognito user pool (and its users)
+	// from being deleted by a destroy or a replacement (AWS).
+	AuthDeletionProtection bool
+	// The cluster's ServiceAccount issuer, which signs the services'
+	// projected tokens, and where its keys are. On AWS both come from the
+	// EKS cluster's OIDC issuer; a local stack defaults to the API
+	// server's (--service-account-issuer of kubeadm, kind and the test
+	// bed's node) and its /openid/v1/jwks.
+	ServiceAuthIssuer  string
+	ServiceAuthJWKSURI string
+	// Where the pods reach the API server for that JWKS (local stacks;
+	// the NetworkPolicies' egress): the kubernetes Service's endpoint,
+	// which is what a policy sees after kube-proxy.
+	APIServerCIDR string
+	APIServerPort int
 }
+
+// Local defaults of the cluster's ServiceAccount issuer: the issuer
+// kubeadm, kind and the test bed's node give the API server, and its key
+// set served by the API server itself (pods may read it: the
+// system:service-account-issuer-discovery ClusterRole, which the stack
+// binds to the app's ServiceAccounts).
+const (
+	DefaultLocalServiceIssuer  = "https://kubernetes.default.svc.cluster.local"
+	DefaultLocalServiceJWKSURI = "https://kubernetes.default.svc/openid/v1/jwks"
+	DefaultAPIServerPort       = 6443
+)
 
 // Mesh modes.
 const (
@@ -254,6 +296,22 @@ func Load(ctx *pulumi.Context) (Config, error) {
 		hops = 1
 	}
 	cfg.TrustedProxyHops = typed.int("trustedProxyHops", hops)
+	cfg.AuthMode = or(c.Get("authMode"), contract.AuthJWT)
+	cfg.AuthIssuer, cfg.AuthAudience = c.Get("authIssuer"), c.Get("authAudience")
+	cfg.AuthJWKSURI, cfg.AuthJWKS, cfg.AuthRolesClaim = c.Get("authJwksUri"), c.Get("authJwks"), c.Get("authRolesClaim")
+	cfg.ServiceAuthIssuer, cfg.ServiceAuthJWKSURI = c.Get("serviceAuthIssuer"), c.Get("serviceAuthJwksUri")
+	cfg.APIServerCIDR = c.Get("apiServerCidr")
+	cfg.APIServerPort = typed.int("apiServerPort", DefaultAPIServerPort)
+	cfg.AuthDeletionProtection = typed.bool("authDeletionProtection", true)
+	if cfg.Target == Local {
+		cfg.AuthAudience = or(cfg.AuthAudience, contract.DefaultAudience)
+		cfg.AuthRolesClaim = or(cfg.AuthRolesClaim, contract.DefaultRolesClaim)
+		cfg.ServiceAuthIssuer = or(cfg.ServiceAuthIssuer, DefaultLocalServiceIssuer)
+		cfg.ServiceAuthJWKSURI = or(cfg.ServiceAuthJWKSURI, DefaultLocalServiceJWKSURI)
+		// Like carrental:databaseUrl: where the cluster runs its API
+		// server is not known here.
+		cfg.APIServerCIDR = or(cfg.APIServerCIDR, "0.0.0.0/0")
+	}
 	_ = c.TryObject("publicAccessCidrs", &cfg.PublicAccessCidrs) // absent: keep the default
 	for key, chart := range map[string]*Chart{"metricsServerChart": &cfg.MetricsServerChart, "istioCharts": &cfg.IstioCharts, "natsChart": &cfg.NATSChart} {
 		var override Chart
@@ -376,6 +434,9 @@ func (c Config) validate() error {
 	if err := c.validateImages(); err != nil {
 		return err
 	}
+	if err := c.validateAuth(); err != nil {
+		return err
+	}
 	names := make([]string, 0, len(c.Autoscaling))
 	for s := range c.Autoscaling {
 		names = append(names, string(s))
@@ -388,6 +449,98 @@ func (c Config) validate() error {
 		}
 		if w := a.ScaleDownSeconds; w != nil && (*w < 0 || *w > 3600) {
 			return fmt.Errorf("carrental:autoscaling %s scaleDownSeconds %d: want 0-3600", n, *w)
+		}
+	}
+	return nil
+}
+
+// validateAuth checks who issues the users' tokens. An AWS stack's
+// issuer is its Cognito user pool, so naming another is a mistake; a
+// local stack must name one (fail closed: a stack that forgot its issuer
+// would deploy services that refuse everyone, or worse, be tempted to
+// skip the checks), or turn identity off explicitly with authMode off.
+func (c Config) validateAuth() error {
+	switch c.AuthMode {
+	case contract.AuthJWT:
+	case contract.AuthOff:
+		return nil
+	default:
+		return fmt.Errorf("carrental:authMode %q: want %s or %s (no identity checks: benchmarks only)", c.AuthMode, contract.AuthJWT, contract.AuthOff)
+	}
+	if c.Target == AWS {
+		for key, v := range map[string]string{"authIssuer": c.AuthIssuer, "authAudience": c.AuthAudience, "authJwksUri": c.AuthJWKSURI,
+			"authJwks": c.AuthJWKS, "authRolesClaim": c.AuthRolesClaim, "serviceAuthIssuer": c.ServiceAuthIssuer, "serviceAuthJwksUri": c.ServiceAuthJWKSURI} {
+			if v != "" {
+				return fmt.Errorf("carrental:%s is set on an AWS stack: there the Cognito user pool issues the users' tokens and the EKS cluster's OIDC issuer the services'; unset it", key)
+			}
+		}
+		return nil
+	}
+	if c.AuthIssuer == "" {
+		return fmt.Errorf("carrental:authIssuer is not set: a local stack needs the issuer of its users' tokens " +
+			"(pulumi config set carrental:authIssuer https://issuer.example, and carrental:authJwksUri or carrental:authJwks), " +
+			"or carrental:authMode off to deploy without identity checks (benchmarks only)")
+	}
+	if err := httpURL("authIssuer", c.AuthIssuer); err != nil {
+		return err
+	}
+	switch {
+	case c.AuthJWKSURI != "" && c.AuthJWKS != "":
+		return fmt.Errorf("carrental:authJwksUri and carrental:authJwks are both set: give the issuer's keys one way")
+	case c.AuthJWKSURI != "":
+		if err := httpURL("authJwksUri", c.AuthJWKSURI); err != nil {
+			return err
+		}
+	case c.AuthJWKS != "":
+		if err := publicKeySet(c.AuthJWKS); err != nil {
+			return fmt.Errorf("carrental:authJwks: %w", err)
+		}
+	default:
+		return fmt.Errorf("carrental:authIssuer %s has no keys: set carrental:authJwksUri (its JWKS URI) or carrental:authJwks (the key set, JSON)", c.AuthIssuer)
+	}
+	if err := httpURL("serviceAuthIssuer", c.ServiceAuthIssuer); err != nil {
+		return err
+	}
+	if err := httpURL("serviceAuthJwksUri", c.ServiceAuthJWKSURI); err != nil {
+		return err
+	}
+	if _, _, err := net.ParseCIDR(c.APIServerCIDR); err != nil {
+		return fmt.Errorf("carrental:apiServerCidr %q: want a CIDR like 172.18.0.2/32", c.APIServerCIDR)
+	}
+	if c.APIServerPort < 1 || c.APIServerPort > 65535 {
+		return fmt.Errorf("carrental:apiServerPort %d: want a port", c.APIServerPort)
+	}
+	return nil
+}
+
+func httpURL(key, v string) error {
+	if u, err := url.Parse(v); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return fmt.Errorf("carrental:%s %q: want an http(s) URL", key, v)
+	}
+	return nil
+}
+
+// publicKeySet checks an inline JWKS: JSON with at least one key, each
+// with its type, and no private part (it goes into every pod's env in
+// plain text and into the mesh's RequestAuthentication).
+func publicKeySet(raw string) error {
+	var set struct {
+		Keys []map[string]any `json:"keys"`
+	}
+	if err := json.Unmarshal([]byte(raw), &set); err != nil {
+		return fmt.Errorf("want a JSON Web Key Set ({\"keys\":[...]}): %v", err)
+	}
+	if len(set.Keys) == 0 {
+		return errors.New("the key set has no keys")
+	}
+	for i, k := range set.Keys {
+		if kty, _ := k["kty"].(string); kty == "" {
+			return fmt.Errorf("key %d has no kty", i)
+		}
+		for _, private := range []string{"d", "p", "q", "dp", "dq", "qi", "k"} {
+			if _, ok := k[private]; ok {
+				return fmt.Errorf("key %d has the private or symmetric member %q: give the public keys only", i, private)
+			}
 		}
 	}
 	return nil

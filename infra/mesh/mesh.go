@@ -32,6 +32,17 @@ type PoliciesArgs struct {
 	Resilience string
 	// DependsOn (the Istio control plane) is applied to every policy.
 	DependsOn []pulumi.Resource
+	// Auth is who issues the tokens the mesh accepts; nil (authMode off)
+	// declares no RequestAuthentication and requires no principal.
+	Auth *AuthArgs
+}
+
+// AuthArgs are the two issuers of RequestAuth, as stack values: on AWS
+// they are the Cognito pool's and the EKS cluster's outputs. Set one of
+// UserJWKSURI and UserJWKS (the other empty).
+type AuthArgs struct {
+	UserIssuer, UserAudience, UserJWKSURI, UserJWKS pulumi.StringInput
+	ServiceIssuer, ServiceJWKSURI                   pulumi.StringInput
 }
 
 // Policies are the mesh's traffic and security rules for the app.
@@ -66,22 +77,64 @@ func NewPolicies(ctx *pulumi.Context, name string, args PoliciesArgs, opts ...pu
 		}
 		resources = append(resources, resource{SecurityAPI, "AuthorizationPolicy", string(s), Allow(s, args.Namespace, args.IngressPrincipal)})
 	}
+	declare := func(api, kind, name string, spec any) error {
+		_, err := apiextensions.NewCustomResource(ctx, kind+"-"+name, &apiextensions.CustomResourceArgs{
+			ApiVersion:  pulumi.String(api),
+			Kind:        pulumi.String(kind),
+			Metadata:    &metav1.ObjectMetaArgs{Name: pulumi.String(name), Namespace: pulumi.String(args.Namespace)},
+			OtherFields: kubernetes.UntypedArgs{"spec": spec},
+		}, child)
+		return err
+	}
 	for _, r := range resources {
 		spec, err := Spec(r.spec)
 		if err != nil {
 			return nil, fmt.Errorf("%s %s: %w", r.kind, r.name, err)
 		}
-		_, err = apiextensions.NewCustomResource(ctx, r.kind+"-"+r.name, &apiextensions.CustomResourceArgs{
-			ApiVersion:  pulumi.String(r.api),
-			Kind:        pulumi.String(r.kind),
-			Metadata:    &metav1.ObjectMetaArgs{Name: pulumi.String(r.name), Namespace: pulumi.String(args.Namespace)},
-			OtherFields: kubernetes.UntypedArgs{"spec": spec},
-		}, child)
-		if err != nil {
+		if err := declare(r.api, r.kind, r.name, spec); err != nil {
 			return nil, err
 		}
 	}
+	if args.Auth != nil {
+		for _, r := range AuthPolicies(args.Namespace, services) {
+			// The issuers are outputs on AWS (the pool's ID, the cluster's
+			// OIDC issuer): the spec is rendered once they are known.
+			build := r.Build
+			spec := pulumi.All(args.Auth.UserIssuer, args.Auth.UserAudience, args.Auth.UserJWKSURI, args.Auth.UserJWKS,
+				args.Auth.ServiceIssuer, args.Auth.ServiceJWKSURI).ApplyT(func(v []any) (map[string]any, error) {
+				users := Issuer{Issuer: v[0].(string), Audiences: []string{v[1].(string)}, JWKSURI: v[2].(string), JWKS: v[3].(string)}
+				svcs := Issuer{Issuer: v[4].(string), Audiences: []string{contract.ServiceAudience}, JWKSURI: v[5].(string)}
+				return Spec(build(users, svcs))
+			}).(pulumi.MapOutput)
+			if err := declare(SecurityAPI, r.Kind, r.Name, spec); err != nil {
+				return nil, err
+			}
+		}
+	}
 	return p, ctx.RegisterResourceOutputs(p, pulumi.Map{})
+}
+
+// AuthPolicy is one identity policy, built from the two issuers.
+type AuthPolicy struct {
+	Kind, Name string
+	Build      func(users, services Issuer) proto.Message
+}
+
+// AuthPolicies are the namespace's RequestAuthentication ("jwt"), every
+// service's RequirePrincipal ("<service>-require-jwt") and, where a
+// service has internal routes, its InternalOnly ("<service>-internal").
+func AuthPolicies(namespace string, services []contract.Service) []AuthPolicy {
+	out := []AuthPolicy{{"RequestAuthentication", "jwt", func(u, s Issuer) proto.Message { return RequestAuth(u, s) }}}
+	for _, svc := range services {
+		svc := svc
+		out = append(out, AuthPolicy{"AuthorizationPolicy", string(svc) + "-require-jwt", func(Issuer, Issuer) proto.Message { return RequirePrincipal(svc) }})
+		if InternalOnly(svc, namespace, "") != nil {
+			out = append(out, AuthPolicy{"AuthorizationPolicy", string(svc) + "-internal", func(_, s Issuer) proto.Message {
+				return InternalOnly(svc, namespace, s.Issuer)
+			}})
+		}
+	}
+	return out
 }
 
 // Spec turns an Istio API message into the map Kubernetes expects, with

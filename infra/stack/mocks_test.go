@@ -152,3 +152,9 @@ func plain(v any) string {
 	}
 	return fmt.Sprint(v)
 }
+
+// The users' issuer of the local stacks under test.
+const (
+	testIssuer  = "https://issuer.example"
+	testJWKSURI = "https://issuer.example/.well-known/jwks.json"
+)

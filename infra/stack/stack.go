@@ -12,12 +12,14 @@ import (
 	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
 	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
 	networkingv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/networking/v1"
+	rbacv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/rbac/v1"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/carrental/carrental/infra/addons"
 	"github.com/carrental/carrental/infra/cluster"
 	"github.com/carrental/carrental/infra/config"
 	"github.com/carrental/carrental/infra/database"
+	"github.com/carrental/carrental/infra/identity"
 	"github.com/carrental/carrental/infra/mesh"
 	"github.com/carrental/carrental/infra/monitoring"
 	"github.com/carrental/carrental/infra/network"
@@ -61,6 +63,11 @@ func Program(ctx *pulumi.Context) error {
 			_ = ctx.Log.Warn("no carrental:databaseUrl: every pod keeps SQLite in its own emptyDir, so replicas of one service "+
 				"do not share data and a restart loses it. Fine to try the platform; set a PostgreSQL URL to keep data.", nil)
 		}
+		platform.auth = localAuth(cfg)
+	}
+	if cfg.AuthMode == contract.AuthOff {
+		_ = ctx.Log.Warn("carrental:authMode off: the services and the mesh check no identity at all; anyone who reaches the gateway "+
+			"may do anything. For a benchmark's baseline only.", nil)
 	}
 	return deploy(ctx, cfg, platform)
 }
@@ -102,7 +109,38 @@ type platform struct {
 	databaseURL  pulumi.StringOutput
 	hasDatabase  bool
 	databaseCIDR string // where the NetworkPolicies let the services reach it
+	auth         authWiring
 }
+
+// authWiring is who issues the tokens the services and the mesh accept:
+// the users' issuer (the Cognito pool on AWS, the stack's configuration
+// locally) and the cluster's ServiceAccount issuer, which signs the
+// services' projected tokens.
+type authWiring struct {
+	userIssuer, userAudience, userJWKSURI, userJWKS pulumi.StringInput
+	rolesClaim                                      string
+	serviceIssuer, serviceJWKSURI                   pulumi.StringInput
+	// kubeAPI: the services fetch the service issuer's keys from the
+	// Kubernetes API server, with the pod's API token and CA (local).
+	kubeAPI bool
+	// egress is where the NetworkPolicies let the pods fetch the keys.
+	egress networkingv1.NetworkPolicyEgressRuleInput
+}
+
+// localAuth is a local stack's: the configured users' issuer and the API
+// server's own ServiceAccount issuer.
+func localAuth(cfg config.Config) authWiring {
+	return authWiring{
+		userIssuer: pulumi.String(cfg.AuthIssuer), userAudience: pulumi.String(cfg.AuthAudience),
+		userJWKSURI: pulumi.String(cfg.AuthJWKSURI), userJWKS: pulumi.String(cfg.AuthJWKS), rolesClaim: cfg.AuthRolesClaim,
+		serviceIssuer: pulumi.String(cfg.ServiceAuthIssuer), serviceJWKSURI: pulumi.String(cfg.ServiceAuthJWKSURI),
+		kubeAPI: true, egress: workloads.EgressTo(cfg.APIServerCIDR, cfg.APIServerPort),
+	}
+}
+
+// EKSJWKSPath is where an EKS OIDC issuer serves its keys (its discovery
+// document's jwks_uri).
+const EKSJWKSPath = "/keys"
 
 func awsPlatform(ctx *pulumi.Context, name string, cfg config.Config) (platform, error) {
 	p := platform{repos: map[contract.Service]pulumi.StringInput{}}
@@ -137,6 +175,18 @@ func awsPlatform(ctx *pulumi.Context, name string, cfg config.Config) (platform,
 		p.repos[s] = u
 		urls[string(s)] = u
 	}
+	users, err := identity.New(ctx, "identity", identity.Args{Name: name, Region: cfg.Region, DeletionProtection: cfg.AuthDeletionProtection})
+	if err != nil {
+		return p, err
+	}
+	p.auth = authWiring{
+		userIssuer: users.Issuer, userAudience: users.ClientID, userJWKSURI: users.JWKSURI, userJWKS: pulumi.String(""),
+		rolesClaim:    users.RolesClaim,
+		serviceIssuer: eks.OIDCIssuer, serviceJWKSURI: pulumi.Sprintf("%s%s", eks.OIDCIssuer, EKSJWKSPath),
+		// Cognito's and EKS's keys are public, on the internet.
+		egress: workloads.EgressTo("0.0.0.0/0", 443),
+	}
+	ctx.Export("cognitoUserPoolId", users.PoolID)
 	ctx.Export("kubeconfig", eks.Kubeconfig)
 	ctx.Export("clusterName", eks.Name)
 	ctx.Export("ecrUrls", urls)
@@ -159,8 +209,19 @@ func deploy(ctx *pulumi.Context, cfg config.Config, p platform) error {
 	istio := []pulumi.Resource{add.Istiod, add.Namespace}
 	afterIstio := pulumi.DependsOn(istio)
 	ns := add.Namespace.Metadata.Name().Elem()
+	var meshAuth *mesh.AuthArgs
+	if cfg.AuthMode == contract.AuthJWT {
+		a := p.auth
+		meshAuth = &mesh.AuthArgs{UserIssuer: a.userIssuer, UserAudience: a.userAudience, UserJWKSURI: a.userJWKSURI, UserJWKS: a.userJWKS,
+			ServiceIssuer: a.serviceIssuer, ServiceJWKSURI: a.serviceJWKSURI}
+		ctx.Export("authIssuer", a.userIssuer)
+		ctx.Export("authAudience", a.userAudience) // Cognito: the app client's ID
+		ctx.Export("authJwksUri", a.userJWKSURI)
+		ctx.Export("serviceAuthIssuer", a.serviceIssuer)
+		ctx.Export("serviceAuthJwksUri", a.serviceJWKSURI)
+	}
 	if _, err := mesh.NewPolicies(ctx, "mesh", mesh.PoliciesArgs{Namespace: cfg.Namespace, IngressPrincipal: addons.IngressPrincipal,
-		Resilience: cfg.Resilience, DependsOn: istio}, k8s); err != nil {
+		Resilience: cfg.Resilience, DependsOn: istio, Auth: meshAuth}, k8s); err != nil {
 		return err
 	}
 
@@ -187,6 +248,22 @@ func deploy(ctx *pulumi.Context, cfg config.Config, p platform) error {
 		shared = append(shared, env(contract.EnvNATSURL, cfg.NATSURL), env(contract.EnvStreamReplicas, fmt.Sprint(cfg.StreamReplicas)))
 	}
 	shared = append(shared, tracingEnv(cfg)...)
+	shared = append(shared, authEnv(cfg, p.auth)...)
+	if cfg.AuthMode == contract.AuthJWT && p.auth.kubeAPI {
+		// The API server serves its /openid/v1/jwks to the holders of
+		// system:service-account-issuer-discovery. Kubernetes binds it to
+		// every ServiceAccount by default, but a cluster may have dropped
+		// that binding; this one keeps it for the app's namespace only.
+		if _, err := rbacv1.NewClusterRoleBinding(ctx, "service-issuer-discovery", &rbacv1.ClusterRoleBindingArgs{
+			Metadata: &metav1.ObjectMetaArgs{Name: pulumi.Sprintf("carrental-%s-issuer-discovery", ns)},
+			RoleRef: &rbacv1.RoleRefArgs{ApiGroup: pulumi.String("rbac.authorization.k8s.io"), Kind: pulumi.String("ClusterRole"),
+				Name: pulumi.String(ServiceIssuerDiscoveryRole)},
+			Subjects: rbacv1.SubjectArray{rbacv1.SubjectArgs{ApiGroup: pulumi.String("rbac.authorization.k8s.io"), Kind: pulumi.String("Group"),
+				Name: pulumi.Sprintf("system:serviceaccounts:%s", ns)}},
+		}, k8s, afterIstio); err != nil {
+			return err
+		}
+	}
 	if p.hasDatabase {
 		secret, err := corev1.NewSecret(ctx, "database", &corev1.SecretArgs{
 			Metadata:   &metav1.ObjectMetaArgs{Name: pulumi.String("carrental-database"), Namespace: ns},
@@ -219,7 +296,7 @@ func deploy(ctx *pulumi.Context, cfg config.Config, p platform) error {
 		args := workloads.ServiceArgs{
 			Service: s, Namespace: ns, Image: imgs[s], ImagePullPolicy: cfg.ImagePullPolicy, Env: shared,
 			MemoryReq: cfg.MemoryRequest, MemoryLimit: cfg.MemoryLimit, SkipAwait: cfg.SkipAwait, Egress: egress,
-			ZoneSpread: cfg.ZoneSpread,
+			ZoneSpread: cfg.ZoneSpread, KubeAPIAccess: cfg.AuthMode == contract.AuthJWT && p.auth.kubeAPI,
 		}
 		if s == contract.Gateway {
 			args.IngressFrom = []string{addons.IngressNamespace}
@@ -282,6 +359,9 @@ func outsideCluster(cfg config.Config, p platform) networkingv1.NetworkPolicyEgr
 	if cfg.NATSMode == "external" {
 		rules = append(rules, workloads.EgressTo("0.0.0.0/0", natsPort(cfg.NATSURL)))
 	}
+	if cfg.AuthMode == contract.AuthJWT && p.auth.egress != nil {
+		rules = append(rules, p.auth.egress)
+	}
 	return rules
 }
 
@@ -309,6 +389,40 @@ func tracingEnv(cfg config.Config) corev1.EnvVarArray {
 		env(contract.EnvTracesSampler, contract.SamplerParentBasedRatio),
 		env(contract.EnvTracesSamplerArg, strconv.FormatFloat(cfg.TraceSampleRatio, 'g', -1, 64)),
 	}
+}
+
+// ServiceIssuerDiscoveryRole is Kubernetes' ClusterRole for reading the
+// ServiceAccount issuer's discovery document and keys.
+const ServiceIssuerDiscoveryRole = "system:service-account-issuer-discovery"
+
+// authEnv is what every service verifies tokens with (contract's env
+// keys): the users' issuer, audience, keys and roles claim, and the
+// cluster's ServiceAccount issuer and its keys, fetched with the pod's
+// API token and CA where the API server serves them.
+func authEnv(cfg config.Config, a authWiring) corev1.EnvVarArray {
+	out := corev1.EnvVarArray{env(contract.EnvAuthMode, cfg.AuthMode)}
+	if cfg.AuthMode != contract.AuthJWT {
+		return out
+	}
+	out = append(out,
+		envOf(contract.EnvAuthIssuer, a.userIssuer),
+		envOf(contract.EnvAuthAudience, a.userAudience),
+		env(contract.EnvAuthRolesClaim, a.rolesClaim),
+		envOf(contract.EnvServiceIssuer, a.serviceIssuer),
+		envOf(contract.EnvServiceJWKSURI, a.serviceJWKSURI))
+	if cfg.Target == config.Local && cfg.AuthJWKS != "" {
+		out = append(out, env(contract.EnvAuthJWKS, cfg.AuthJWKS))
+	} else {
+		out = append(out, envOf(contract.EnvAuthJWKSURI, a.userJWKSURI))
+	}
+	if a.kubeAPI {
+		out = append(out, env(contract.EnvServiceJWKSCAFile, workloads.KubeAPIAccessCA), env(contract.EnvServiceJWKSTokenFile, workloads.KubeAPIAccessToken))
+	}
+	return out
+}
+
+func envOf(key string, value pulumi.StringInput) corev1.EnvVarArgs {
+	return corev1.EnvVarArgs{Name: pulumi.String(key), Value: value}
 }
 
 func env(key, value string) corev1.EnvVarArgs {

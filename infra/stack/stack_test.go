@@ -17,7 +17,7 @@ var devConfig = map[string]string{
 	"carrental:imageTag":     "v1",
 }
 
-var localConfig = map[string]string{"carrental:target": "local", "carrental:imageTag": "v1"}
+var localConfig = map[string]string{"carrental:target": "local", "carrental:authIssuer": testIssuer, "carrental:authJwksUri": testJWKSURI, "carrental:imageTag": "v1"}
 
 const (
 	deployment = "kubernetes:apps/v1:Deployment"
@@ -77,7 +77,7 @@ func TestManagementAutoscalerIsTheWriteUps(t *testing.T) {
 		eq(t, string(s)+" maxReplicas", at(t, h.Inputs, "spec.maxReplicas"), 6)
 		eq(t, string(s)+" cpu target", at(t, h.Inputs, "spec.metrics.0.resource.target.averageUtilization"), 70)
 	}
-	cfg := map[string]string{"carrental:target": "local", "carrental:imageTag": "v1", "carrental:autoscaling": `{"reservation":{"minReplicas":1,"maxReplicas":4,"cpuPercent":50}}`}
+	cfg := map[string]string{"carrental:target": "local", "carrental:authIssuer": testIssuer, "carrental:authJwksUri": testJWKSURI, "carrental:imageTag": "v1", "carrental:autoscaling": `{"reservation":{"minReplicas":1,"maxReplicas":4,"cpuPercent":50}}`}
 	r = run(t, "local", cfg)
 	eq(t, "reservation max", at(t, r.find(t, hpa, "reservation").Inputs, "spec.maxReplicas"), 4)
 	eq(t, "management kept", at(t, r.find(t, hpa, "management").Inputs, "spec.maxReplicas"), 10)
@@ -107,7 +107,7 @@ func TestRentalRegionConfigMap(t *testing.T) {
 	if !found {
 		t.Error("no read-only /config mount on rental")
 	}
-	r = run(t, "local", map[string]string{"carrental:target": "local", "carrental:rentalRegion": "busan"})
+	r = run(t, "local", map[string]string{"carrental:target": "local", "carrental:authIssuer": testIssuer, "carrental:authJwksUri": testJWKSURI, "carrental:rentalRegion": "busan"})
 	eq(t, "region from config", at(t, r.find(t, configMap, "rental-region").Inputs, "data.region"), "busan")
 }
 
@@ -258,7 +258,7 @@ func TestECRRepositories(t *testing.T) {
 }
 
 func TestSkipAwaitOnlyWhenAsked(t *testing.T) {
-	r := run(t, "local", map[string]string{"carrental:target": "local", "carrental:imageTag": "v1", "carrental:skipAwait": "true"})
+	r := run(t, "local", map[string]string{"carrental:target": "local", "carrental:authIssuer": testIssuer, "carrental:authJwksUri": testJWKSURI, "carrental:imageTag": "v1", "carrental:skipAwait": "true"})
 	annotations := at(t, r.find(t, deployment, "gateway").Inputs, "metadata.annotations").(map[string]any)
 	eq(t, "skipAwait annotation", annotations["pulumi.com/skipAwait"], "true")
 }
@@ -268,27 +268,27 @@ func TestBadConfigIsRejected(t *testing.T) {
 		"no region":                        {"carrental:dbPassword": "x"},
 		"no password":                      {"aws:region": "ap-northeast-2"},
 		"unknown target":                   {"carrental:target": "gcp"},
-		"bad hpa":                          {"carrental:target": "local", "carrental:autoscaling": `{"view":{"minReplicas":3,"maxReplicas":1,"cpuPercent":20}}`},
-		"latest tag":                       {"carrental:target": "local", "carrental:imageTag": "latest"},
-		"latest image":                     {"carrental:target": "local", "carrental:images": `{"gateway":"r/gateway:latest"}`},
-		"untagged image":                   {"carrental:target": "local", "carrental:images": `{"gateway":"registry:5000/gateway"}`},
-		"unknown image":                    {"carrental:target": "local", "carrental:imageTag": "v1", "carrental:images": `{"managment":"r/m:v1"}`},
-		"some images":                      {"carrental:target": "local", "carrental:images": `{"gateway":"r/gateway:v1"}`},
-		"pull policy":                      {"carrental:target": "local", "carrental:imageTag": "v1", "carrental:imagePullPolicy": "Sometimes"},
-		"stream replicas over the servers": {"carrental:target": "local", "carrental:imageTag": "v1", "carrental:natsReplicas": "3", "carrental:streamReplicas": "5"},
-		"even NATS servers":                {"carrental:target": "local", "carrental:imageTag": "v1", "carrental:natsReplicas": "2"},
-		"zone spread":                      {"carrental:target": "local", "carrental:imageTag": "v1", "carrental:zoneSpread": "sometimes"},
+		"bad hpa":                          {"carrental:target": "local", "carrental:authIssuer": testIssuer, "carrental:authJwksUri": testJWKSURI, "carrental:autoscaling": `{"view":{"minReplicas":3,"maxReplicas":1,"cpuPercent":20}}`},
+		"latest tag":                       {"carrental:target": "local", "carrental:authIssuer": testIssuer, "carrental:authJwksUri": testJWKSURI, "carrental:imageTag": "latest"},
+		"latest image":                     {"carrental:target": "local", "carrental:authIssuer": testIssuer, "carrental:authJwksUri": testJWKSURI, "carrental:images": `{"gateway":"r/gateway:latest"}`},
+		"untagged image":                   {"carrental:target": "local", "carrental:authIssuer": testIssuer, "carrental:authJwksUri": testJWKSURI, "carrental:images": `{"gateway":"registry:5000/gateway"}`},
+		"unknown image":                    {"carrental:target": "local", "carrental:authIssuer": testIssuer, "carrental:authJwksUri": testJWKSURI, "carrental:imageTag": "v1", "carrental:images": `{"managment":"r/m:v1"}`},
+		"some images":                      {"carrental:target": "local", "carrental:authIssuer": testIssuer, "carrental:authJwksUri": testJWKSURI, "carrental:images": `{"gateway":"r/gateway:v1"}`},
+		"pull policy":                      {"carrental:target": "local", "carrental:authIssuer": testIssuer, "carrental:authJwksUri": testJWKSURI, "carrental:imageTag": "v1", "carrental:imagePullPolicy": "Sometimes"},
+		"stream replicas over the servers": {"carrental:target": "local", "carrental:authIssuer": testIssuer, "carrental:authJwksUri": testJWKSURI, "carrental:imageTag": "v1", "carrental:natsReplicas": "3", "carrental:streamReplicas": "5"},
+		"even NATS servers":                {"carrental:target": "local", "carrental:authIssuer": testIssuer, "carrental:authJwksUri": testJWKSURI, "carrental:imageTag": "v1", "carrental:natsReplicas": "2"},
+		"zone spread":                      {"carrental:target": "local", "carrental:authIssuer": testIssuer, "carrental:authJwksUri": testJWKSURI, "carrental:imageTag": "v1", "carrental:zoneSpread": "sometimes"},
 		"storage ceiling below storage":    {"aws:region": "ap-northeast-2", "carrental:dbPassword": "x", "carrental:dbMaxStorageGb": "10"},
-		"a number that is not one":         {"carrental:target": "local", "carrental:imageTag": "v1", "carrental:natsReplicas": "three"},
-		"negative rate limit":              {"carrental:target": "local", "carrental:imageTag": "v1", "carrental:rateLimitRps": "-1"},
-		"no burst":                         {"carrental:target": "local", "carrental:imageTag": "v1", "carrental:rateLimitBurst": "0"},
-		"negative proxy hops":              {"carrental:target": "local", "carrental:imageTag": "v1", "carrental:trustedProxyHops": "-1"},
-		"a rate that is not a number":      {"carrental:target": "local", "carrental:imageTag": "v1", "carrental:rateLimitRps": "fast"},
+		"a number that is not one":         {"carrental:target": "local", "carrental:authIssuer": testIssuer, "carrental:authJwksUri": testJWKSURI, "carrental:imageTag": "v1", "carrental:natsReplicas": "three"},
+		"negative rate limit":              {"carrental:target": "local", "carrental:authIssuer": testIssuer, "carrental:authJwksUri": testJWKSURI, "carrental:imageTag": "v1", "carrental:rateLimitRps": "-1"},
+		"no burst":                         {"carrental:target": "local", "carrental:authIssuer": testIssuer, "carrental:authJwksUri": testJWKSURI, "carrental:imageTag": "v1", "carrental:rateLimitBurst": "0"},
+		"negative proxy hops":              {"carrental:target": "local", "carrental:authIssuer": testIssuer, "carrental:authJwksUri": testJWKSURI, "carrental:imageTag": "v1", "carrental:trustedProxyHops": "-1"},
+		"a rate that is not a number":      {"carrental:target": "local", "carrental:authIssuer": testIssuer, "carrental:authJwksUri": testJWKSURI, "carrental:imageTag": "v1", "carrental:rateLimitRps": "fast"},
 		"a boolean that is not one":        {"aws:region": "ap-northeast-2", "carrental:dbPassword": "x", "carrental:dbMultiAz": "maybe"},
-		"OTLP over http/json":              {"carrental:target": "local", "carrental:imageTag": "v1", "carrental:otlpProtocol": "http/json"},
-		"OTLP endpoint that is no URL":     {"carrental:target": "local", "carrental:imageTag": "v1", "carrental:otlpEndpoint": "collector:4318"},
-		"sample ratio above 1":             {"carrental:target": "local", "carrental:imageTag": "v1", "carrental:traceSampleRatio": "1.5"},
-		"sample ratio that is no number":   {"carrental:target": "local", "carrental:imageTag": "v1", "carrental:traceSampleRatio": "half"},
+		"OTLP over http/json":              {"carrental:target": "local", "carrental:authIssuer": testIssuer, "carrental:authJwksUri": testJWKSURI, "carrental:imageTag": "v1", "carrental:otlpProtocol": "http/json"},
+		"OTLP endpoint that is no URL":     {"carrental:target": "local", "carrental:authIssuer": testIssuer, "carrental:authJwksUri": testJWKSURI, "carrental:imageTag": "v1", "carrental:otlpEndpoint": "collector:4318"},
+		"sample ratio above 1":             {"carrental:target": "local", "carrental:authIssuer": testIssuer, "carrental:authJwksUri": testJWKSURI, "carrental:imageTag": "v1", "carrental:traceSampleRatio": "1.5"},
+		"sample ratio that is no number":   {"carrental:target": "local", "carrental:authIssuer": testIssuer, "carrental:authJwksUri": testJWKSURI, "carrental:imageTag": "v1", "carrental:traceSampleRatio": "half"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			b, _ := jsonMarshal(cfg)
@@ -301,7 +301,7 @@ func TestBadConfigIsRejected(t *testing.T) {
 }
 
 func TestAutoscalingOverrideKeepsOtherFields(t *testing.T) {
-	r := run(t, "local", map[string]string{"carrental:target": "local", "carrental:imageTag": "v1", "carrental:autoscaling": `{"management":{"maxReplicas":12}}`})
+	r := run(t, "local", map[string]string{"carrental:target": "local", "carrental:authIssuer": testIssuer, "carrental:authJwksUri": testJWKSURI, "carrental:imageTag": "v1", "carrental:autoscaling": `{"management":{"maxReplicas":12}}`})
 	h := r.find(t, hpa, "management")
 	eq(t, "maxReplicas", at(t, h.Inputs, "spec.maxReplicas"), 12)
 	eq(t, "minReplicas kept", at(t, h.Inputs, "spec.minReplicas"), 2)
@@ -327,12 +327,12 @@ func TestImagesArePinnedOrTaggedAndAppWaitsForThem(t *testing.T) {
 	eq(t, "ECR image", image(r, contract.View), "123.dkr.ecr.ap-northeast-2.amazonaws.com/carrental-dev/view:v1")
 
 	pinned := "r.example/gateway@sha256:" + strings.Repeat("a", 64)
-	r = run(t, "local", map[string]string{"carrental:target": "local", "carrental:imageTag": "v2", "carrental:images": `{"gateway":"` + pinned + `"}`})
+	r = run(t, "local", map[string]string{"carrental:target": "local", "carrental:authIssuer": testIssuer, "carrental:authJwksUri": testJWKSURI, "carrental:imageTag": "v2", "carrental:images": `{"gateway":"` + pinned + `"}`})
 	eq(t, "pinned image", image(r, contract.Gateway), pinned)
 	eq(t, "local repo", image(r, contract.Rental), "carrental.local/rental:v2")
 	eq(t, "pull policy", at(t, r.find(t, deployment, "rental").Inputs, "spec.template.spec.containers.0.imagePullPolicy"), "Always")
 
-	r = run(t, "local", map[string]string{"carrental:target": "local", "carrental:imageTag": "v2", "carrental:imagePullPolicy": "IfNotPresent"})
+	r = run(t, "local", map[string]string{"carrental:target": "local", "carrental:authIssuer": testIssuer, "carrental:authJwksUri": testJWKSURI, "carrental:imageTag": "v2", "carrental:imagePullPolicy": "IfNotPresent"})
 	eq(t, "pull policy for loaded images", at(t, r.find(t, deployment, "rental").Inputs, "spec.template.spec.containers.0.imagePullPolicy"), "IfNotPresent")
 
 	// The first `pulumi up` of scripts/deploy runs before any image exists:
@@ -461,17 +461,26 @@ func TestNetworkPoliciesFollowTheCallGraph(t *testing.T) {
 	if e := egress(r); !strings.Contains(e, "10.0.0.0/16") || !strings.Contains(e, "5432") {
 		t.Errorf("dev egress %s: want the database in the VPC", e)
 	}
-	if e := egress(run(t, "local", localConfig)); strings.Contains(e, "cidr") {
-		t.Errorf("local egress %s: nothing outside the cluster to reach", e)
+	// Locally the one thing outside the pods is the API server, for the
+	// ServiceAccount issuer's keys; nothing at all without identity.
+	local := withConfig(localConfig, map[string]string{"carrental:apiServerCidr": "172.18.0.2/32", "carrental:apiServerPort": "8443"})
+	if e := egress(run(t, "local", local)); strings.Count(e, "cidr") != 1 || !strings.Contains(e, "172.18.0.2/32") || !strings.Contains(e, "8443") {
+		t.Errorf("local egress %s: want only the API server", e)
 	}
-	cfg := map[string]string{"carrental:target": "local", "carrental:imageTag": "v1", "carrental:natsMode": "external", "carrental:natsUrl": "nats://nats.example:4333"}
+	if e := egress(run(t, "local", map[string]string{"carrental:target": "local", "carrental:imageTag": "v1", "carrental:authMode": "off"})); strings.Contains(e, "cidr") {
+		t.Errorf("local egress without identity %s: nothing outside the cluster to reach", e)
+	}
+	if e := egress(r); !strings.Contains(e, "0.0.0.0/0") || !strings.Contains(e, "443") {
+		t.Errorf("dev egress %s: want HTTPS out, to Cognito's and EKS's keys", e)
+	}
+	cfg := map[string]string{"carrental:target": "local", "carrental:authIssuer": testIssuer, "carrental:authJwksUri": testJWKSURI, "carrental:imageTag": "v1", "carrental:natsMode": "external", "carrental:natsUrl": "nats://nats.example:4333"}
 	if e := egress(run(t, "local", cfg)); !strings.Contains(e, "4333") {
 		t.Errorf("external NATS egress %s: want its port", e)
 	}
 }
 
 func TestLocalStackSharesAPostgreSQLWhenGivenOne(t *testing.T) {
-	cfg := map[string]string{"carrental:target": "local", "carrental:imageTag": "v1", "carrental:databaseUrl": "postgres://u:p@pg.example:5432/rental"}
+	cfg := map[string]string{"carrental:target": "local", "carrental:authIssuer": testIssuer, "carrental:authJwksUri": testJWKSURI, "carrental:imageTag": "v1", "carrental:databaseUrl": "postgres://u:p@pg.example:5432/rental"}
 	r := run(t, "local", cfg)
 	secret := r.find(t, "kubernetes:core/v1:Secret", "database")
 	if !strings.Contains(plain(secret.Inputs["stringData"]), "pg.example") {
@@ -497,7 +506,7 @@ func TestLocalStackSharesAPostgreSQLWhenGivenOne(t *testing.T) {
 // propagate trace IDs and export nothing).
 func TestTracingPointsEveryServiceAtTheCollector(t *testing.T) {
 	keys := []string{contract.EnvOTLPEndpoint, contract.EnvOTLPProtocol, contract.EnvTracesSampler, contract.EnvTracesSamplerArg}
-	cfg := map[string]string{"carrental:target": "local", "carrental:imageTag": "v1",
+	cfg := map[string]string{"carrental:target": "local", "carrental:authIssuer": testIssuer, "carrental:authJwksUri": testJWKSURI, "carrental:imageTag": "v1",
 		"carrental:otlpEndpoint": "http://otel-collector.observability:4317", "carrental:otlpProtocol": "grpc", "carrental:traceSampleRatio": "0.25"}
 	want := map[string]string{contract.EnvOTLPEndpoint: "http://otel-collector.observability:4317", contract.EnvOTLPProtocol: contract.OTLPProtocolGRPC,
 		contract.EnvTracesSampler: contract.SamplerParentBasedRatio, contract.EnvTracesSamplerArg: "0.25"}

@@ -63,6 +63,7 @@ func TestLocalStackUpPreviewUpdateDestroy(t *testing.T) {
 		ToolsRoot: root, StateDir: t.TempDir(), Kubeconfig: c.Kubeconfig,
 		Config: map[string]string{
 			"carrental:target":                  "local",
+			"carrental:authMode":                "off", // no kubelet, no requests: nothing to authenticate
 			"carrental:kubeconfig":              c.Kubeconfig,
 			"carrental:skipAwait":               "true",    // no kubelet: nothing ever becomes ready
 			"carrental:imageTag":                "testbed", // no kubelet pulls it

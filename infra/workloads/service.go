@@ -5,6 +5,7 @@ package workloads
 
 import (
 	"fmt"
+	"path"
 
 	appsv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/apps/v1"
 	autoscalingv2 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/autoscaling/v2"
@@ -99,7 +100,25 @@ type ServiceArgs struct {
 	// DependsOn is applied to every workload object, not just the
 	// component: children do not inherit their parent's dependencies.
 	DependsOn []pulumi.Resource
+	// KubeAPIAccess mounts a token for the Kubernetes API and its CA at
+	// KubeAPIAccessDir (the place automounting would use, which stays
+	// off): on a local cluster the services fetch the ServiceAccount
+	// issuer's keys from the API server's /openid/v1/jwks, which asks
+	// for a token. AWS needs none: EKS's OIDC keys are public.
+	KubeAPIAccess bool
 }
+
+// Service identity (docs/design-auth.md): every pod gets a projected
+// ServiceAccount token for the audience contract.ServiceAudience at
+// contract.ServiceTokenFile, which kubelet rotates before it expires
+// (the service re-reads it), and its namespace through the downward API.
+const (
+	ServiceTokenVolume = "service-token"
+	KubeAPIAccessDir   = "/var/run/secrets/kubernetes.io/serviceaccount"
+	KubeAPIAccessToken = KubeAPIAccessDir + "/token"
+	KubeAPIAccessCA    = KubeAPIAccessDir + "/ca.crt"
+	kubeAPIVolume      = "kube-api-access"
+)
 
 // Service is one deployed microservice.
 type Service struct {
@@ -124,8 +143,11 @@ func NewService(ctx *pulumi.Context, args ServiceArgs, opts ...pulumi.ResourceOp
 	}
 	w := workload{ctx: ctx, args: args, child: pulumi.Composite(pulumi.Parent(s), pulumi.DependsOn(args.DependsOn))}
 	sa, err := corev1.NewServiceAccount(ctx, w.name(), &corev1.ServiceAccountArgs{
-		Metadata:                     w.meta(),
-		AutomountServiceAccountToken: pulumi.Bool(false), // the services never call the Kubernetes API
+		Metadata: w.meta(),
+		// No token for the Kubernetes API by default: the pods get their
+		// own identity token (audience contract.ServiceAudience) instead,
+		// and an API token only where KubeAPIAccess asks for one.
+		AutomountServiceAccountToken: pulumi.Bool(false),
 	}, w.child)
 	if err != nil {
 		return nil, err
@@ -220,10 +242,39 @@ func (w workload) deployment(sa *corev1.ServiceAccount) (*appsv1.Deployment, err
 // volumes: the root filesystem is read-only, so /tmp (the liveness file)
 // and /data are emptyDirs, besides what the service mounts itself.
 func (w workload) volumes() corev1.VolumeArray {
-	return append(corev1.VolumeArray{
+	vols := corev1.VolumeArray{
 		corev1.VolumeArgs{Name: pulumi.String("tmp"), EmptyDir: &corev1.EmptyDirVolumeSourceArgs{SizeLimit: pulumi.String(TmpSizeLimit)}},
 		corev1.VolumeArgs{Name: pulumi.String("data"), EmptyDir: &corev1.EmptyDirVolumeSourceArgs{SizeLimit: pulumi.String(DataSizeLimit)}},
-	}, w.args.Volumes...)
+		corev1.VolumeArgs{Name: pulumi.String(ServiceTokenVolume), Projected: &corev1.ProjectedVolumeSourceArgs{
+			Sources: corev1.VolumeProjectionArray{corev1.VolumeProjectionArgs{ServiceAccountToken: &corev1.ServiceAccountTokenProjectionArgs{
+				Audience:          pulumi.String(contract.ServiceAudience),
+				ExpirationSeconds: pulumi.Int(int(contract.ServiceTokenLifetime.Seconds())),
+				Path:              pulumi.String(path.Base(contract.ServiceTokenFile)),
+			}}},
+		}},
+	}
+	if w.args.KubeAPIAccess {
+		// What automounting would project: a token for the API server's
+		// own audience, its CA (kube-root-ca.crt, published in every
+		// namespace) and the namespace.
+		vols = append(vols, corev1.VolumeArgs{Name: pulumi.String(kubeAPIVolume), Projected: &corev1.ProjectedVolumeSourceArgs{
+			Sources: corev1.VolumeProjectionArray{
+				corev1.VolumeProjectionArgs{ServiceAccountToken: &corev1.ServiceAccountTokenProjectionArgs{
+					ExpirationSeconds: pulumi.Int(int(contract.ServiceTokenLifetime.Seconds())), Path: pulumi.String("token"),
+				}},
+				corev1.VolumeProjectionArgs{ConfigMap: &corev1.ConfigMapProjectionArgs{
+					Name:  pulumi.String("kube-root-ca.crt"),
+					Items: corev1.KeyToPathArray{corev1.KeyToPathArgs{Key: pulumi.String("ca.crt"), Path: pulumi.String("ca.crt")}},
+				}},
+				corev1.VolumeProjectionArgs{DownwardAPI: &corev1.DownwardAPIProjectionArgs{
+					Items: corev1.DownwardAPIVolumeFileArray{corev1.DownwardAPIVolumeFileArgs{
+						Path: pulumi.String("namespace"), FieldRef: &corev1.ObjectFieldSelectorArgs{FieldPath: pulumi.String("metadata.namespace")},
+					}},
+				}},
+			},
+		}})
+	}
+	return append(vols, w.args.Volumes...)
 }
 
 // env is what every service reads, its upstreams' in-cluster URLs, and
@@ -236,6 +287,10 @@ func (w workload) env() corev1.EnvVarArray {
 		// Fault injection and the liveness experiment, on the pod's
 		// loopback only: `kubectl exec` reaches it, the network does not.
 		corev1.EnvVarArgs{Name: pulumi.String(contract.EnvAdminAddr), Value: pulumi.String(contract.PodAdminAddr())},
+		corev1.EnvVarArgs{Name: pulumi.String(contract.EnvServiceTokenFile), Value: pulumi.String(contract.ServiceTokenFile)},
+		corev1.EnvVarArgs{Name: pulumi.String(contract.EnvNamespace), ValueFrom: &corev1.EnvVarSourceArgs{
+			FieldRef: &corev1.ObjectFieldSelectorArgs{FieldPath: pulumi.String("metadata.namespace")},
+		}},
 	}, w.args.Env...)
 	for _, up := range contract.Calls()[w.args.Service] {
 		env = append(env, corev1.EnvVarArgs{Name: pulumi.String(contract.EnvURL(up)), Value: pulumi.String(contract.InClusterURL(up))})
@@ -251,11 +306,8 @@ func (w workload) container() corev1.ContainerArgs {
 		Ports: corev1.ContainerPortArray{corev1.ContainerPortArgs{
 			Name: pulumi.String(contract.HTTPPortName), ContainerPort: pulumi.Int(contract.HTTPPort),
 		}},
-		Env: w.env(),
-		VolumeMounts: append(corev1.VolumeMountArray{
-			corev1.VolumeMountArgs{Name: pulumi.String("tmp"), MountPath: pulumi.String("/tmp")},
-			corev1.VolumeMountArgs{Name: pulumi.String("data"), MountPath: pulumi.String("/data")},
-		}, w.args.Mounts...),
+		Env:          w.env(),
+		VolumeMounts: append(w.mounts(), w.args.Mounts...),
 		Resources: &corev1.ResourceRequirementsArgs{
 			Requests: pulumi.StringMap{"cpu": pulumi.String(CPURequest), "memory": pulumi.String(w.args.MemoryReq), "ephemeral-storage": pulumi.String(EphemeralStorageRequest)},
 			Limits:   pulumi.StringMap{"cpu": pulumi.String(CPULimit), "memory": pulumi.String(w.args.MemoryLimit), "ephemeral-storage": pulumi.String(EphemeralStorageLimit)},
@@ -286,6 +338,18 @@ func (w workload) container() corev1.ContainerArgs {
 			SeccompProfile:           &corev1.SeccompProfileArgs{Type: pulumi.String("RuntimeDefault")},
 		},
 	}
+}
+
+func (w workload) mounts() corev1.VolumeMountArray {
+	m := corev1.VolumeMountArray{
+		corev1.VolumeMountArgs{Name: pulumi.String("tmp"), MountPath: pulumi.String("/tmp")},
+		corev1.VolumeMountArgs{Name: pulumi.String("data"), MountPath: pulumi.String("/data")},
+		corev1.VolumeMountArgs{Name: pulumi.String(ServiceTokenVolume), MountPath: pulumi.String(contract.ServiceTokenDir), ReadOnly: pulumi.Bool(true)},
+	}
+	if w.args.KubeAPIAccess {
+		m = append(m, corev1.VolumeMountArgs{Name: pulumi.String(kubeAPIVolume), MountPath: pulumi.String(KubeAPIAccessDir), ReadOnly: pulumi.Bool(true)})
+	}
+	return m
 }
 
 func (w workload) service() (*corev1.Service, error) {
