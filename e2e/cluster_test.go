@@ -9,6 +9,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -27,6 +28,7 @@ import (
 
 	"github.com/carrental/carrental/infra/testbed"
 	"github.com/carrental/carrental/svc/contract"
+	"github.com/carrental/carrental/svc/platform/auth"
 	"github.com/carrental/carrental/svc/tools/experiment"
 )
 
@@ -104,6 +106,21 @@ func TestWriteUpExperimentsOnARealCluster(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The node's users come from an issuer of our own, as from any
+	// external one: the stack gets its issuer, audience and public keys
+	// inline; the experiments mint their tokens with the private key.
+	users, err := e2eIssuer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	jwks, err := json.Marshal(users.JWKS())
+	if err != nil {
+		t.Fatal(err)
+	}
+	delete(config, "carrental:authMode")
+	config["carrental:authIssuer"] = users.Issuer()
+	config["carrental:authAudience"] = contract.DefaultAudience
+	config["carrental:authJwks"] = string(jwks)
 	stack, err := testbed.OpenLocalStack(ctx, testbed.LocalStackOptions{
 		ToolsRoot: toolsRoot(), StateDir: filepath.Join(dir, "stack"), Kubeconfig: node.Kubeconfig(), Config: config,
 	})
@@ -137,7 +154,11 @@ func TestWriteUpExperimentsOnARealCluster(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	env := &experiment.Env{Kube: kube, REST: rest, Namespace: "carrental", Out: testWriter{t}}
+	env := &experiment.Env{Kube: kube, REST: rest, Namespace: "carrental", Out: testWriter{t},
+		Token: func(subject string, roles ...string) (string, error) {
+			// The whole run fits in the TTL; tokens are minted once per identity.
+			return users.Mint(auth.Token{Subject: subject, Roles: roles, TTL: 2 * time.Hour})
+		}}
 	if env.Gateway, err = experiment.ServiceURL(ctx, env, contract.Gateway); err != nil {
 		t.Fatal(err)
 	}
@@ -301,4 +322,14 @@ type testWriter struct{ t *testing.T }
 func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Log(strings.TrimRight(string(p), "\n"))
 	return len(p), nil
+}
+
+// e2eIssuer is the end users' issuer of one run: a fresh key, never
+// written anywhere.
+func e2eIssuer() (*auth.Signer, error) {
+	key, err := auth.GenerateKey()
+	if err != nil {
+		return nil, err
+	}
+	return auth.NewSigner("https://issuer.e2e.carrental.test", key)
 }

@@ -87,10 +87,11 @@ func (n *Node) NodeStackConfig(imageTag string) (map[string]string, error) {
 		// The experiments' load comes from one address (this machine):
 		// the gateway's per-client limit would refuse most of it.
 		"carrental:rateLimitRps": "0",
-		// Until the end-to-end harness hands the stack its issuer
-		// (authIssuer, authAudience, authJwks inline) and the experiments
-		// send tokens, the node runs without identity checks: a local stack
-		// without an issuer is refused otherwise.
+		// A local stack without an issuer is refused. The end-to-end
+		// harness replaces this with its own issuer (authIssuer,
+		// authAudience, authJwks inline) and its experiments send tokens;
+		// scripts/local-stack -node, which has no issuer, runs without
+		// identity checks.
 		"carrental:authMode": "off",
 	}
 	for _, s := range contract.Services() {

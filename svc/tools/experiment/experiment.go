@@ -39,9 +39,14 @@ type Env struct {
 	// RunID keeps names unique when experiments run again on the same
 	// data (default: the time).
 	RunID string
+	// Token mints a bearer token of the stack's issuer for subject with
+	// roles; nil sends none (a stack with authMode off).
+	Token func(subject string, roles ...string) (string, error)
 
-	once sync.Once
-	http *http.Client
+	once     sync.Once
+	tokensMu sync.Mutex
+	tokens   map[string]string // Authorization header per identity
+	http     *http.Client
 }
 
 // Result is an experiment's verdict and what backs it.
@@ -103,8 +108,17 @@ func (r response) decode(v any) error {
 
 func (r response) String() string { return fmt.Sprintf("%d %s", r.Status, bytes.TrimSpace(r.Body)) }
 
-// call sends one request to the gateway.
+// call sends one request to the gateway as the operator.
 func (e *Env) call(ctx context.Context, method, path, body string) (response, error) {
+	return e.callAs(ctx, operator, method, path, body)
+}
+
+// callAs sends one request to the gateway as w.
+func (e *Env) callAs(ctx context.Context, w who, method, path, body string) (response, error) {
+	auth, err := e.authorization(w)
+	if err != nil {
+		return response{}, err
+	}
 	var rd io.Reader
 	if body != "" {
 		rd = strings.NewReader(body)
@@ -116,6 +130,9 @@ func (e *Env) call(ctx context.Context, method, path, body string) (response, er
 	if body != "" {
 		req.Header.Set("Content-Type", "application/json")
 	}
+	if auth != "" {
+		req.Header.Set("Authorization", auth)
+	}
 	resp, err := e.http.Do(req)
 	if err != nil {
 		return response{}, err
@@ -125,9 +142,14 @@ func (e *Env) call(ctx context.Context, method, path, body string) (response, er
 	return response{Status: resp.StatusCode, Body: b}, err
 }
 
-// expect sends a request and checks its status.
+// expect sends a request as the operator and checks its status.
 func (e *Env) expect(ctx context.Context, want int, method, path, body string) (response, error) {
-	resp, err := e.call(ctx, method, path, body)
+	return e.expectAs(ctx, operator, want, method, path, body)
+}
+
+// expectAs sends a request as w and checks its status.
+func (e *Env) expectAs(ctx context.Context, w who, want int, method, path, body string) (response, error) {
+	resp, err := e.callAs(ctx, w, method, path, body)
 	if err != nil {
 		return resp, fmt.Errorf("%s %s: %w", method, path, err)
 	}

@@ -32,9 +32,14 @@ func (e *Env) startLoad(ctx context.Context, concurrency, rate int, method, path
 	ctx, cancel := context.WithCancel(ctx)
 	b := &background{cancel: cancel, done: make(chan loadgen.Summary, 1)}
 	go func() {
+		header, err := e.operatorHeader()
+		if err != nil {
+			b.done <- loadgen.Summary{Errors: []string{err.Error()}}
+			return
+		}
 		s, err := loadgen.Run(ctx, loadgen.Options{
 			Concurrency: concurrency, Rate: rate, Duration: time.Hour, Timeout: 10 * time.Second,
-			Method: method, URL: e.Gateway + path, Body: []byte(body), ContentType: "application/json",
+			Method: method, URL: e.Gateway + path, Body: []byte(body), ContentType: "application/json", Header: header,
 		}, io.Discard)
 		if err != nil {
 			s.Errors = append(s.Errors, err.Error())
@@ -59,6 +64,13 @@ func (e *Env) siege(ctx context.Context, o loadgen.Options) (loadgen.Summary, er
 		o.ContentType = "application/json"
 	}
 	o.URL = e.Gateway + o.URL
+	if o.Header == nil {
+		h, err := e.operatorHeader()
+		if err != nil {
+			return loadgen.Summary{}, err
+		}
+		o.Header = h
+	}
 	return loadgen.Run(ctx, o, io.Discard)
 }
 

@@ -14,6 +14,9 @@ func (e *Env) Story(ctx context.Context) Result {
 	r := e.start("story", "the write-up's payloads through the gateway")
 	car, res1, res2 := "car01-"+e.RunID, "res20200801Seq0001-"+e.RunID, "res20200801Seq0002-"+e.RunID
 	pay1, pay2 := "pay20200801Seq0001-"+e.RunID, "pay20200801Seq0002-"+e.RunID
+	// The customers' steps go as the customers themselves (their custNo is
+	// their token's subject); registering and watching, as the operator.
+	cus01, cus02 := asCustomer("cus01"), asCustomer("cus02")
 	steps := []struct {
 		what string
 		do   func() error
@@ -23,7 +26,7 @@ func (e *Env) Story(ctx context.Context) Result {
 			return err
 		}},
 		{"reserve it: payment approved", func() error {
-			resp, err := e.expect(ctx, 201, "POST", "/carReservations", reservationBody(res1, car, "cus01", pay1))
+			resp, err := e.expectAs(ctx, cus01, 201, "POST", "/carReservations", reservationBody(res1, car, "cus01", pay1))
 			if err != nil {
 				return err
 			}
@@ -34,12 +37,19 @@ func (e *Env) Story(ctx context.Context) Result {
 			return e.onePayment(ctx, res1, "APPROVED")
 		}},
 		{"the car is RESERVED in management and in the view", func() error { return e.carIs(ctx, car, "RESERVED", res1) }},
+		{"another customer does not see it: 404", func() error {
+			if e.Token == nil {
+				return nil // a stack with authMode off has no customers
+			}
+			_, err := e.expectAs(ctx, cus02, 404, "GET", "/carReservations/"+res1, "")
+			return err
+		}},
 		{"a second reservation of the taken car answers 409", func() error {
-			_, err := e.expect(ctx, 409, "POST", "/carReservations", reservationBody(res2, car, "cus02", pay2))
+			_, err := e.expectAs(ctx, cus02, 409, "POST", "/carReservations", reservationBody(res2, car, "cus02", pay2))
 			return err
 		}},
 		{"rent it", func() error {
-			resp, err := e.expect(ctx, 201, "POST", "/carRentals", fmt.Sprintf(`{"resrvNo":%q}`, res1))
+			resp, err := e.expectAs(ctx, cus01, 201, "POST", "/carRentals", fmt.Sprintf(`{"resrvNo":%q}`, res1))
 			if err != nil {
 				return err
 			}
@@ -50,15 +60,15 @@ func (e *Env) Story(ctx context.Context) Result {
 			if err := e.carIs(ctx, car, "RENTED", res1); err != nil {
 				return err
 			}
-			_, err = e.expect(ctx, 200, "POST", "/carRentals/"+got.RentalNo+"/return", "")
+			_, err = e.expectAs(ctx, cus01, 200, "POST", "/carRentals/"+got.RentalNo+"/return", "")
 			return err
 		}},
 		{"returned: the car is WAITING", func() error { return e.carIs(ctx, car, "WAITING", res1) }},
 		{"reserve again, then cancel: payment CANCELED", func() error {
-			if _, err := e.expect(ctx, 201, "POST", "/carReservations", reservationBody(res2, car, "cus02", pay2)); err != nil {
+			if _, err := e.expectAs(ctx, cus02, 201, "POST", "/carReservations", reservationBody(res2, car, "cus02", pay2)); err != nil {
 				return err
 			}
-			if _, err := e.expect(ctx, 200, "POST", "/carReservations/"+res2+"/cancel", ""); err != nil {
+			if _, err := e.expectAs(ctx, cus02, 200, "POST", "/carReservations/"+res2+"/cancel", ""); err != nil {
 				return err
 			}
 			if err := e.onePayment(ctx, res2, "CANCELED"); err != nil {
