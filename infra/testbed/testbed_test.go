@@ -94,6 +94,27 @@ func TestIstioAcceptsOurPoliciesAndRejectsBrokenOnes(t *testing.T) {
 			spec                    proto.Message
 		}{"authorizationpolicies", mesh.SecurityAPI, "AuthorizationPolicy", string(s), mesh.Allow(s, "carrental", "cluster.local/ns/istio-ingress/sa/istio-ingressgateway")})
 	}
+	// Who may do what (issue 12): the namespace's RequestAuthentication,
+	// each service's request-principal policy, and reservation's
+	// /internal paths held to rental's identity.
+	users := mesh.Issuer{Issuer: "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_Example", Audiences: []string{"client-id"},
+		JWKSURI: "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_Example/.well-known/jwks.json"}
+	services := mesh.Issuer{Issuer: "https://oidc.eks.eu-west-1.amazonaws.com/id/EXAMPLE", Audiences: []string{contract.ServiceAudience},
+		JWKSURI: "https://oidc.eks.eu-west-1.amazonaws.com/id/EXAMPLE/keys"}
+	valid = append(valid, struct {
+		plural, api, kind, name string
+		spec                    proto.Message
+	}{"requestauthentications", mesh.SecurityAPI, "RequestAuthentication", "jwt", mesh.RequestAuth(users, services)},
+		struct {
+			plural, api, kind, name string
+			spec                    proto.Message
+		}{"authorizationpolicies", mesh.SecurityAPI, "AuthorizationPolicy", "reservation-internal", mesh.InternalOnly(contract.Reservation, "carrental", services.Issuer)})
+	for _, s := range contract.Services() {
+		valid = append(valid, struct {
+			plural, api, kind, name string
+			spec                    proto.Message
+		}{"authorizationpolicies", mesh.SecurityAPI, "AuthorizationPolicy", string(s) + "-require-jwt", mesh.RequirePrincipal(s)})
+	}
 	for _, v := range valid {
 		status, body, err := c.Apply(ctx, v.plural, object(t, v.api, v.kind, v.name, v.spec))
 		if err != nil || status >= 300 {
@@ -108,6 +129,12 @@ func TestIstioAcceptsOurPoliciesAndRejectsBrokenOnes(t *testing.T) {
 			"spec":{"host":"management","trafficPolicy":{"outlierDetection":{"consecutive5xxErrors":5,"interval":"ten seconds"}}}}`, "interval"},
 		{"unknown enum", "peerauthentications", `{"apiVersion":"security.istio.io/v1","kind":"PeerAuthentication","metadata":{"name":"broken","namespace":"carrental"},
 			"spec":{"mtls":{"mode":"SOMETIMES"}}}`, "mode"},
+		{"JWKS URI without a scheme", "requestauthentications", `{"apiVersion":"security.istio.io/v1","kind":"RequestAuthentication","metadata":{"name":"broken","namespace":"carrental"},
+			"spec":{"jwtRules":[{"issuer":"https://issuer.example","jwksUri":"issuer.example/keys"}]}}`, "url must have scheme"},
+		{"JWT rule without an issuer", "requestauthentications", `{"apiVersion":"security.istio.io/v1","kind":"RequestAuthentication","metadata":{"name":"broken-issuer","namespace":"carrental"},
+			"spec":{"jwtRules":[{"issuer":"","jwksUri":"https://issuer.example/keys"}]}}`, "issuer"},
+		{"unknown policy action", "authorizationpolicies", `{"apiVersion":"security.istio.io/v1","kind":"AuthorizationPolicy","metadata":{"name":"broken","namespace":"carrental"},
+			"spec":{"action":"MAYBE","rules":[{"from":[{"source":{"requestPrincipals":["*"]}}]}]}}`, "action"},
 	}
 	for _, tc := range invalid {
 		status, body, err := c.Apply(ctx, tc.plural, []byte(tc.doc))
