@@ -10,9 +10,11 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"maps"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/auto/optdestroy"
 	"github.com/pulumi/pulumi/sdk/v3/go/auto/optpreview"
@@ -46,6 +48,16 @@ func run(ctx context.Context, args []string) error {
 	pullPolicy := fs.String("image-pull-policy", "", "Always (a registry serves the images) or IfNotPresent (images loaded into kind or minikube)")
 	node := fs.Bool("node", false, "deploy into the node of scripts/cluster (its kubeconfig, PostgreSQL and loaded images; charts from their modules; "+
 		"mesh mode policies, NATS as a StatefulSet); needs -image-tag")
+	extra := map[string]string{}
+	fs.Func("config", "carrental:key=value, repeatable: more stack config, e.g. the users' issuer "+
+		"(carrental:authIssuer=https://… and carrental:authJwksUri=https://…) or carrental:authMode=off", func(kv string) error {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || !strings.Contains(k, ":") {
+			return fmt.Errorf("%q: want namespace:key=value", kv)
+		}
+		extra[k] = v
+		return nil
+	})
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -53,7 +65,7 @@ func run(ctx context.Context, args []string) error {
 		return fmt.Errorf("usage: local-stack [flags] up|preview|destroy")
 	}
 	if *node {
-		return runOnNode(ctx, *state, *imageTag, fs.Arg(0))
+		return runOnNode(ctx, *state, *imageTag, fs.Arg(0), extra)
 	}
 	kubeconfig := os.Getenv("KUBECONFIG")
 	if kubeconfig == "" {
@@ -82,11 +94,12 @@ func run(ctx context.Context, args []string) error {
 	if *pullPolicy != "" {
 		config["carrental:imagePullPolicy"] = *pullPolicy
 	}
+	maps.Copy(config, extra)
 	return apply(ctx, filepath.Join(cache, "tools"), *state, kubeconfig, config, fs.Arg(0))
 }
 
 // runOnNode deploys into the node scripts/cluster runs.
-func runOnNode(ctx context.Context, state, imageTag, command string) error {
+func runOnNode(ctx context.Context, state, imageTag, command string, extra map[string]string) error {
 	if imageTag == "" && command != "destroy" {
 		return fmt.Errorf("-node needs -image-tag: the tag scripts/build-images printed for the images loaded with scripts/cluster load")
 	}
@@ -104,6 +117,7 @@ func runOnNode(ctx context.Context, state, imageTag, command string) error {
 	if imageTag == "" {
 		delete(config, "carrental:imageTag")
 	}
+	maps.Copy(config, extra)
 	return apply(ctx, filepath.Join(filepath.Dir(state), "tools"), state, n.Kubeconfig(), config, command)
 }
 
