@@ -171,7 +171,10 @@ func (r *RemoteKeys) fetch(ctx context.Context) (map[string]jose.JSONWebKey, err
 	if err != nil {
 		return nil, err
 	}
-	req.Header.Set("Accept", "application/json")
+	// The Kubernetes API server serves its key set only as
+	// application/jwk-set+json and answers 406 to a plain JSON Accept;
+	// OIDC providers (Cognito) serve application/json.
+	req.Header.Set("Accept", "application/jwk-set+json, application/json")
 	if r.bearer != "" {
 		tok, err := os.ReadFile(r.bearer) // re-read: kubelet rotates it
 		if err != nil {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -58,6 +59,30 @@ func TestRemoteKeysRefetchOnUnknownKidAtMostOncePerMinute(t *testing.T) {
 	_, _ = r.Key(ctx, "made-up")
 	if fetches.Load() != before+1 {
 		t.Fatal("a minute later the unknown kid did not fetch again")
+	}
+}
+
+// The Kubernetes API server answers 406 unless the client accepts
+// application/jwk-set+json (what the pods' service tokens are checked
+// against on a local cluster).
+func TestRemoteKeysAcceptWhatTheKubernetesAPIServerServes(t *testing.T) {
+	key, _ := GenerateKey()
+	s, _ := NewSigner("iss", key)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !strings.Contains(r.Header.Get("Accept"), "application/jwk-set+json") {
+			http.Error(w, "not acceptable", http.StatusNotAcceptable)
+			return
+		}
+		w.Header().Set("Content-Type", "application/jwk-set+json")
+		_ = json.NewEncoder(w).Encode(s.JWKS())
+	}))
+	defer srv.Close()
+	r, err := NewRemoteKeys(srv.URL, RemoteOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Key(context.Background(), s.KeyID()); err != nil {
+		t.Fatal(err)
 	}
 }
 
