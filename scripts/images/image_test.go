@@ -2,6 +2,10 @@ package images
 
 import (
 	"archive/tar"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -226,8 +230,16 @@ func probeAndServe(t *testing.T, bin string, img v1.Image, binary string) {
 	}
 	addr := l.Addr().String()
 	l.Close()
+	// Without an issuer the image refuses to start: it fails closed
+	// rather than serving everyone.
+	refused := exec.Command(bin)
+	refused.Env = []string{"ADDR=" + addr, "DATA_DIR=" + dir, "HEALTHY_FILE=" + healthy}
+	if out, err := refused.CombinedOutput(); err == nil || !strings.Contains(string(out), "AUTH_ISSUER") {
+		t.Fatalf("started without an issuer (err %v):\n%s", err, out)
+	}
 	cmd := exec.Command(bin)
-	cmd.Env = []string{"ADDR=" + addr, "DATA_DIR=" + dir, "HEALTHY_FILE=" + healthy}
+	cmd.Env = []string{"ADDR=" + addr, "DATA_DIR=" + dir, "HEALTHY_FILE=" + healthy,
+		"AUTH_ISSUER=https://issuer.images.test", "AUTH_JWKS=" + publicKeySet(t)}
 	logs, _ := os.Create(filepath.Join(dir, "log"))
 	cmd.Stdout, cmd.Stderr = logs, logs
 	if err := cmd.Start(); err != nil {
@@ -252,4 +264,24 @@ func probeAndServe(t *testing.T, bin string, img v1.Image, binary string) {
 	if probe() != 0 {
 		t.Fatal("a running service did not create its liveness file")
 	}
+}
+
+// publicKeySet is the JWKS of a fresh P-256 key: what a service needs to
+// start (AUTH_JWKS), written by hand since this module does not import
+// the services'.
+func publicKeySet(t *testing.T) string {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := key.PublicKey.Bytes() // 0x04 || X || Y
+	if err != nil {
+		t.Fatal(err)
+	}
+	b64 := base64.RawURLEncoding.EncodeToString
+	set, _ := json.Marshal(map[string]any{"keys": []map[string]string{{
+		"kty": "EC", "crv": "P-256", "x": b64(raw[1:33]), "y": b64(raw[33:65]), "kid": "images-test", "alg": "ES256", "use": "sig",
+	}}})
+	return string(set)
 }
