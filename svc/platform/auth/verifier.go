@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
@@ -74,7 +75,28 @@ type Verifier struct {
 	RolesClaim string // users only
 	Keys       KeySet
 	Now        func() time.Time
+
+	// Verified tokens, by their exact bytes: a client sends the same
+	// token on every request, and each is checked at the gateway and
+	// again in every service it reaches, so the signature check (most of
+	// the cost) is done once per token and process, not per request.
+	mu       sync.Mutex
+	verified map[string]verifiedToken
 }
+
+type verifiedToken struct {
+	id    Identity
+	until time.Time // the token's exp, at most CacheFor after the check
+}
+
+// CacheFor bounds how long a verified token is taken without a new
+// signature check (a key dropped from the issuer's set stops working
+// within it); CacheEntries bounds the memory (the cache starts over when
+// full).
+const (
+	CacheFor     = time.Minute
+	CacheEntries = 10_000
+)
 
 // ErrInvalidToken is every reason a token is refused; the caller hears
 // only that (401 invalid_token), the log the detail.
@@ -91,43 +113,70 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (*Identity, error) {
 }
 
 func (v *Verifier) verify(ctx context.Context, raw string, tok *jwt.JSONWebToken) (*Identity, error) {
-	if len(tok.Headers) != 1 {
-		return nil, fmt.Errorf("%w: want one signature", ErrInvalidToken)
-	}
-	h := tok.Headers[0]
-	key, err := v.Keys.Key(ctx, h.KeyID)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrInvalidToken, err)
-	}
-	// The key decides the algorithm, not the token: an RSA key only
-	// verifies RS256, an EC key only ES256.
-	if key.Algorithm != "" && key.Algorithm != h.Algorithm {
-		return nil, fmt.Errorf("%w: key %s is for %s, the token says %s", ErrInvalidToken, h.KeyID, key.Algorithm, h.Algorithm)
-	}
-	var claims jwt.Claims
-	extra := map[string]any{}
-	if err := tok.Claims(key.Key, &claims, &extra); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrInvalidToken, err)
-	}
 	now := time.Now
 	if v.Now != nil {
 		now = v.Now
 	}
-	if claims.Expiry == nil {
-		return nil, fmt.Errorf("%w: no exp", ErrInvalidToken)
+	t := now()
+	v.mu.Lock()
+	hit, ok := v.verified[raw]
+	v.mu.Unlock()
+	if ok && t.Before(hit.until) {
+		id := hit.id
+		return &id, nil
 	}
-	if err := claims.ValidateWithLeeway(jwt.Expected{Issuer: v.Issuer, AnyAudience: jwt.Audience{v.Audience}, Time: now()}, Leeway); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrInvalidToken, err)
+	id, exp, err := v.check(ctx, raw, tok, t)
+	if err != nil {
+		return nil, err
+	}
+	until := t.Add(CacheFor)
+	if exp.Before(until) {
+		until = exp
+	}
+	v.mu.Lock()
+	if v.verified == nil || len(v.verified) >= CacheEntries {
+		v.verified = make(map[string]verifiedToken)
+	}
+	v.verified[raw] = verifiedToken{id: *id, until: until}
+	v.mu.Unlock()
+	return id, nil
+}
+
+// check verifies tok at time t and returns who it names and its expiry.
+func (v *Verifier) check(ctx context.Context, raw string, tok *jwt.JSONWebToken, t time.Time) (*Identity, time.Time, error) {
+	if len(tok.Headers) != 1 {
+		return nil, time.Time{}, fmt.Errorf("%w: want one signature", ErrInvalidToken)
+	}
+	h := tok.Headers[0]
+	key, err := v.Keys.Key(ctx, h.KeyID)
+	if err != nil {
+		return nil, time.Time{}, fmt.Errorf("%w: %v", ErrInvalidToken, err)
+	}
+	// The key decides the algorithm, not the token: an RSA key only
+	// verifies RS256, an EC key only ES256.
+	if key.Algorithm != "" && key.Algorithm != h.Algorithm {
+		return nil, time.Time{}, fmt.Errorf("%w: key %s is for %s, the token says %s", ErrInvalidToken, h.KeyID, key.Algorithm, h.Algorithm)
+	}
+	var claims jwt.Claims
+	extra := map[string]any{}
+	if err := tok.Claims(key.Key, &claims, &extra); err != nil {
+		return nil, time.Time{}, fmt.Errorf("%w: %v", ErrInvalidToken, err)
+	}
+	if claims.Expiry == nil {
+		return nil, time.Time{}, fmt.Errorf("%w: no exp", ErrInvalidToken)
+	}
+	if err := claims.ValidateWithLeeway(jwt.Expected{Issuer: v.Issuer, AnyAudience: jwt.Audience{v.Audience}, Time: t}, Leeway); err != nil {
+		return nil, time.Time{}, fmt.Errorf("%w: %v", ErrInvalidToken, err)
 	}
 	if claims.Subject == "" {
-		return nil, fmt.Errorf("%w: no sub", ErrInvalidToken)
+		return nil, time.Time{}, fmt.Errorf("%w: no sub", ErrInvalidToken)
 	}
 	id := &Identity{Kind: v.Kind, Subject: claims.Subject, Token: raw}
 	switch v.Kind {
 	case ServiceKind:
 		ns, svc, ok := ParseServiceSubject(claims.Subject)
 		if !ok {
-			return nil, fmt.Errorf("%w: subject %q is not a service's", ErrInvalidToken, claims.Subject)
+			return nil, time.Time{}, fmt.Errorf("%w: subject %q is not a service's", ErrInvalidToken, claims.Subject)
 		}
 		id.Namespace, id.Service = ns, svc
 	default:
@@ -143,7 +192,7 @@ func (v *Verifier) verify(ctx context.Context, raw string, tok *jwt.JSONWebToken
 			}
 		}
 	}
-	return id, nil
+	return id, claims.Expiry.Time(), nil
 }
 
 // ParseServiceSubject splits contract.ServiceSubject's form.
