@@ -1,7 +1,6 @@
 package systemtest
 
 import (
-	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"crypto/x509"
@@ -10,7 +9,6 @@ import (
 	"encoding/pem"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -24,25 +22,6 @@ import (
 	"github.com/carrental/carrental/svc/platform/auth"
 	"github.com/carrental/carrental/svc/wiring/local"
 )
-
-// startLocalIn is startLocal with a known data directory (its signing key).
-func startLocalIn(t *testing.T, dir string) *local.System {
-	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	sys, err := local.Start(ctx, local.Options{DataDir: dir, Getenv: func(string) string { return "" },
-		Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cancel()
-		if err := sys.Wait(); err != nil {
-			t.Errorf("shutdown: %v", err)
-		}
-	})
-	return sys
-}
 
 const custA, custB = "cusA", "cusB"
 
@@ -220,7 +199,7 @@ func (r reply) Body2Header(t *testing.T, a *api, method, path, body string) stri
 // token is served.
 func TestBadTokensAnswer401(t *testing.T) {
 	dir := t.TempDir()
-	sys := startLocalIn(t, dir)
+	sys := startLocalWith(t, dir, nil)
 	key, err := auth.LoadOrCreateKey(filepath.Join(dir, local.KeyFile))
 	if err != nil {
 		t.Fatal(err)

@@ -18,9 +18,16 @@ import (
 // startLocal runs the whole system in this process on free loopback ports.
 func startLocal(t *testing.T, env map[string]string) *local.System {
 	t.Helper()
+	return startLocalWith(t, t.TempDir(), env)
+}
+
+// startLocalWith is startLocal with a known data directory (its signing
+// key, kept between runs) and environment.
+func startLocalWith(t *testing.T, dir string, env map[string]string) *local.System {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	sys, err := local.Start(ctx, local.Options{
-		DataDir: t.TempDir(),
+		DataDir: dir,
 		Getenv:  func(k string) string { return env[k] },
 		Log:     slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
