@@ -118,12 +118,8 @@ func (v *Verifier) verify(ctx context.Context, raw string, tok *jwt.JSONWebToken
 		now = v.Now
 	}
 	t := now()
-	v.mu.Lock()
-	hit, ok := v.verified[raw]
-	v.mu.Unlock()
-	if ok && t.Before(hit.until) {
-		id := hit.id
-		return &id, nil
+	if id, ok := v.cachedAt(raw, t); ok {
+		return id, nil
 	}
 	id, exp, err := v.check(ctx, raw, tok, t)
 	if err != nil {
@@ -140,6 +136,28 @@ func (v *Verifier) verify(ctx context.Context, raw string, tok *jwt.JSONWebToken
 	v.verified[raw] = verifiedToken{id: *id, until: until}
 	v.mu.Unlock()
 	return id, nil
+}
+
+// cached is who raw names when this verifier accepted exactly these
+// bytes less than CacheFor ago and they have not expired: the caller
+// may skip parsing them.
+func (v *Verifier) cached(raw string) (*Identity, bool) {
+	now := time.Now
+	if v.Now != nil {
+		now = v.Now
+	}
+	return v.cachedAt(raw, now())
+}
+
+func (v *Verifier) cachedAt(raw string, t time.Time) (*Identity, bool) {
+	v.mu.Lock()
+	hit, ok := v.verified[raw]
+	v.mu.Unlock()
+	if !ok || !t.Before(hit.until) {
+		return nil, false
+	}
+	id := hit.id
+	return &id, true
 }
 
 // check verifies tok at time t and returns who it names and its expiry.
