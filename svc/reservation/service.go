@@ -67,7 +67,10 @@ func (s *service) Reserve(ctx context.Context, r ReserveRequest) (Reservation, b
 		// resrvNo, so this never charges twice.
 	case errors.Is(err, ErrNotFound):
 		if err := s.claim(ctx, r); err != nil {
-			if errors.Is(err, ErrExists) { // the same resrvNo raced in
+			// A concurrent request for this resrvNo may have claimed it, or
+			// booked it entirely, since the read above: the car then looks
+			// taken, but to this request it is a replay, not a clash.
+			if errors.Is(err, ErrExists) || errs.Is(err, errs.Conflict) && s.exists(ctx, r.ResrvNo) {
 				return s.Reserve(ctx, r)
 			}
 			return Reservation{}, false, err
@@ -76,6 +79,13 @@ func (s *service) Reserve(ctx context.Context, r ReserveRequest) (Reservation, b
 		return Reservation{}, false, err
 	}
 	return s.charge(ctx, r)
+}
+
+// exists reports whether resrvNo is stored now (an error counts as no:
+// the caller then reports its own conflict).
+func (s *service) exists(ctx context.Context, resrvNo string) bool {
+	_, err := s.repo.Get(ctx, resrvNo)
+	return err == nil
 }
 
 // claim checks the car with management and holds it with a PENDING row;

@@ -139,6 +139,51 @@ func TestReserveFlow(t *testing.T) {
 	})
 }
 
+// carsAfter answers the car's status only after run: the window in which a
+// concurrent request for the same resrvNo books the car.
+type carsAfter struct {
+	run    func()
+	status string
+}
+
+func (c carsAfter) Car(_ context.Context, carNo string) (reservation.Car, error) {
+	c.run()
+	return reservation.Car{CarNo: carNo, ProcStatus: c.status}, nil
+}
+
+// The write-up's siege posts one reservation five at a time: a request that
+// found no reservation may ask management about the car only after a
+// concurrent one booked it and management saw the event. That request is a
+// replay (the e2e run once answered it 409 "car is RESERVED").
+func TestReplayThatFindsTheCarBookedByItsTwin(t *testing.T) {
+	sqldbtest.Each(t, "reservation", sqlstore.Migrations, func(t *testing.T, db *sqldb.DB) {
+		ctx := auth.AsStaff(context.Background())
+		pay := &fakePayments{charged: map[string]string{}}
+		twin := newService(db, fakeCars{"car01": "WAITING"}, pay)
+		var twinErr error
+		late := reservation.NewService(sqlstore.Store{DB: db}, carsAfter{status: "RESERVED", run: func() {
+			_, _, twinErr = twin.Reserve(ctx, request("r1", "car01"))
+		}}, pay, time.Now, func() {}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+
+		res, created, err := late.Reserve(ctx, request("r1", "car01"))
+		if twinErr != nil {
+			t.Fatalf("the twin: %v", twinErr)
+		}
+		if err != nil || created || res.ProcStatus != reservation.Reserved {
+			t.Fatalf("the late twin: %+v created=%v %v, want the booked reservation as a replay", res, created, err)
+		}
+		// A different reservation of that car is still a clash.
+		other := reservation.NewService(sqlstore.Store{DB: db}, carsAfter{status: "RESERVED", run: func() {}}, pay,
+			time.Now, func() {}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+		if _, _, err := other.Reserve(ctx, request("r2", "car01")); !errs.Is(err, errs.Conflict) {
+			t.Fatalf("another reservation of the booked car: %v", err)
+		}
+		if pay.approvals != 1 {
+			t.Fatalf("%d approvals, want 1", pay.approvals)
+		}
+	})
+}
+
 func TestPaymentFailures(t *testing.T) {
 	ctx := auth.AsStaff(context.Background())
 	cases := []struct {
