@@ -11,6 +11,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -49,6 +50,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	quick := fs.Bool("quick", false, "shorter runs (smoke)")
 	only := fs.String("only", "", "comma-separated subset of: a,b,c,d,e,burst,siege,flood,tracing,auth")
+	profile := fs.String("profile", "", "directory: write a 5 s CPU profile of the system under each timed load into it (go tool pprof)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -68,7 +70,12 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	if err := build.Run(); err != nil {
 		return err
 	}
-	b := &bench{ctx: ctx, out: out, bin: bin, tmp: tmp, cfg: cfg}
+	b := &bench{ctx: ctx, out: out, bin: bin, tmp: tmp, cfg: cfg, profileDir: *profile}
+	if b.profileDir != "" {
+		if err := os.MkdirAll(b.profileDir, 0o755); err != nil {
+			return err
+		}
+	}
 	steps := []struct {
 		name string
 		fn   func() error
@@ -102,6 +109,11 @@ type bench struct {
 	cfg     config
 	summary []string
 	n       int
+	// profileDir, when set, receives a CPU profile of the last started
+	// system under each load.
+	profileDir string
+	last       *system
+	profiles   int
 }
 
 // system is one carrental process.
@@ -169,7 +181,8 @@ func (b *bench) start(env ...string) (*system, error) {
 			if err := json.Unmarshal(raw, &info); err != nil {
 				return nil, err
 			}
-			return &system{cmd: cmd, urls: info.URLs, admin: info.Admin, staff: info.Tokens[contract.RoleStaff], bin: b.bin, dir: dir}, nil
+			b.last = &system{cmd: cmd, urls: info.URLs, admin: info.Admin, staff: info.Tokens[contract.RoleStaff], bin: b.bin, dir: dir}
+			return b.last, nil
 		}
 		if time.Now().After(deadline) {
 			_ = cmd.Process.Kill()
@@ -213,7 +226,55 @@ func (b *bench) load(title string, o loadgen.Options) (loadgen.Summary, error) {
 	if len(o.Body) > 0 && o.ContentType == "" {
 		o.ContentType = "application/json"
 	}
+	if b.profileDir != "" && b.last != nil {
+		b.profiles++
+		done := b.profileCPU(fmt.Sprintf("%02d-%s.pprof", b.profiles, slug(title)))
+		defer done()
+	}
 	return loadgen.Run(b.ctx, o, b.out)
+}
+
+// profileCPU starts a 5 s CPU profile of the last started system (one
+// process serves every service, so any admin listener profiles all six);
+// the returned func waits for it.
+func (b *bench) profileCPU(name string) (wait func()) {
+	var admin string
+	for _, a := range b.last.admin {
+		admin = a
+		break
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		path := filepath.Join(b.profileDir, name)
+		resp, err := http.Get(admin + "/debug/pprof/profile?seconds=5")
+		if err != nil {
+			fmt.Fprintf(b.out, "profile %s: %v\n", name, err)
+			return
+		}
+		defer resp.Body.Close()
+		f, err := os.Create(path)
+		if err == nil {
+			_, err = io.Copy(f, resp.Body)
+			err = errors.Join(err, f.Close())
+		}
+		if err != nil || resp.StatusCode != http.StatusOK {
+			fmt.Fprintf(b.out, "profile %s: %s %v\n", name, resp.Status, err)
+			return
+		}
+		fmt.Fprintf(b.out, "profile: %s\n", path)
+	}()
+	return func() { <-done }
+}
+
+// slug makes a title a file name.
+func slug(title string) string {
+	return strings.Trim(strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' {
+			return r
+		}
+		return '-'
+	}, title), "-")
 }
 
 func (b *bench) note(format string, args ...any) {
@@ -298,7 +359,9 @@ func (b *bench) throughput() error {
 // machine's, database test, in schemas of this run's own).
 func (b *bench) reservationLatency() error {
 	engines := []struct{ name, env string }{{"SQLite", ""}, {"SQLite full", contract.EnvSQLiteSync + "=full"}}
-	if dsn := postgresDSN(); dsn != "" {
+	if os.Getenv("BENCH_SQLITE_ONLY") != "" {
+		engines = engines[:1]
+	} else if dsn := postgresDSN(); dsn != "" {
 		engines = append(engines, struct{ name, env string }{"PostgreSQL", "DATABASE_URL=" + dsn})
 	} else {
 		b.note("(b) PostgreSQL: skipped, none reachable at %s (scripts/ensure-postgres starts it)", defaultPostgres)

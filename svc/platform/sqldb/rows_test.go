@@ -97,7 +97,7 @@ func TestPagesWalkEveryRowOnceUnderConcurrentInserts(t *testing.T) {
 			}
 			existing[no] = true
 		}
-		stop := make(chan struct{})
+		stop, started := make(chan struct{}), make(chan struct{})
 		inserted := make(chan error, 1)
 		go func() {
 			for i := 0; ; i++ {
@@ -111,8 +111,19 @@ func TestPagesWalkEveryRowOnceUnderConcurrentInserts(t *testing.T) {
 					inserted <- err
 					return
 				}
+				if i == 0 {
+					close(started)
+				}
 			}
 		}()
+		// The walk starts once inserts do (on a loaded machine the inserter
+		// could otherwise not run before the walk ended, and b0001 would be
+		// missing from the filtered page below).
+		select {
+		case <-started:
+		case err := <-inserted:
+			t.Fatal(err)
+		}
 		seen := map[string]int{}
 		last := ""
 		p := value.Page{Limit: 17}
