@@ -359,9 +359,7 @@ func (b *bench) throughput() error {
 // machine's, database test, in schemas of this run's own).
 func (b *bench) reservationLatency() error {
 	engines := []struct{ name, env string }{{"SQLite", ""}, {"SQLite full", contract.EnvSQLiteSync + "=full"}}
-	if os.Getenv("BENCH_SQLITE_ONLY") != "" {
-		engines = engines[:1]
-	} else if dsn := postgresDSN(); dsn != "" {
+	if dsn := postgresDSN(); dsn != "" {
 		engines = append(engines, struct{ name, env string }{"PostgreSQL", "DATABASE_URL=" + dsn})
 	} else {
 		b.note("(b) PostgreSQL: skipped, none reachable at %s (scripts/ensure-postgres starts it)", defaultPostgres)
