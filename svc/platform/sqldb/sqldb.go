@@ -43,9 +43,8 @@ type DB struct {
 	read    *sql.DB
 	Dialect Dialect
 	// Where names the file or schema, for logs.
-	Where        string
-	tracer       trace.Tracer
-	checkpointer *checkpointer // SQLite: copies the WAL into the file in the background
+	Where  string
+	tracer trace.Tracer
 }
 
 // QueryContext reads from the read pool, if any.
@@ -64,11 +63,8 @@ func (db *DB) QueryRowContext(ctx context.Context, query string, args ...any) *s
 	return db.DB.QueryRowContext(ctx, query, args...)
 }
 
-// Close closes the writer, the read pool and the checkpointer.
+// Close closes the writer and the read pool.
 func (db *DB) Close() error {
-	if db.checkpointer != nil {
-		db.checkpointer.close()
-	}
 	if db.read != nil {
 		db.read.Close()
 	}
@@ -141,10 +137,9 @@ func openSQLite(ctx context.Context, cfg Config) (*DB, error) {
 	}
 	// WAL: readers never block the writer nor it them. Immediate
 	// transactions take the write lock up front so two writers never
-	// deadlock upgrading a read lock. The writer never checkpoints: the
-	// checkpointer does, off the request path (checkpoint.go).
+	// deadlock upgrading a read lock.
 	dsn := "file:" + path + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)" +
-		"&_pragma=synchronous(" + string(sync) + ")&_pragma=foreign_keys(1)&_txlock=immediate&_pragma=wal_autocheckpoint(0)"
+		"&_pragma=synchronous(" + string(sync) + ")&_pragma=foreign_keys(1)&_txlock=immediate"
 	db, err := sql.Open(cachedDriver, dsn)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite %s: %w", path, err)
@@ -163,13 +158,7 @@ func openSQLite(ctx context.Context, cfg Config) (*DB, error) {
 	}
 	read.SetMaxOpenConns(sqliteReaders)
 	read.SetMaxIdleConns(sqliteReaders)
-	cp, err := startCheckpointer(ctx, path)
-	if err != nil {
-		read.Close()
-		db.Close()
-		return nil, err
-	}
-	return &DB{DB: db, read: read, checkpointer: cp, Dialect: SQLite, Where: path + " (synchronous " + string(sync) + ")"}, nil
+	return &DB{DB: db, read: read, Dialect: SQLite, Where: path + " (synchronous " + string(sync) + ")"}, nil
 }
 
 func openPostgres(ctx context.Context, cfg Config) (*DB, error) {
