@@ -88,6 +88,49 @@ func TestRetriesStopAtTheMeshAttempts(t *testing.T) {
 	}
 }
 
+// Five failed tries that retries absorbed are not five failed calls: the
+// breaker counts calls. (Counting tries, the cluster's retry experiment —
+// payment failing 30 % of calls — opened it now and then and lost every
+// booking for 30 s.) Calls that fail every try still open it.
+func TestBreakerCountsCallsNotTheTriesRetriesAbsorbed(t *testing.T) {
+	p := fastPolicy()
+	p.Retries = int(contract.Consecutive5xxErrors)
+	up := &script{statuses: []int{500, 500, 500, 500, 500}}
+	srv := httptest.NewServer(up)
+	defer srv.Close()
+	c, tr := client(p)
+	host := strings.TrimPrefix(srv.URL, "http://")
+	post := func() (int, error) {
+		req, _ := http.NewRequest("POST", srv.URL+"/payments", strings.NewReader(`{}`))
+		req.Header.Set("Idempotency-Key", "res01")
+		resp, err := c.Do(req)
+		if err != nil {
+			return 0, err
+		}
+		resp.Body.Close()
+		return resp.StatusCode, nil
+	}
+	if status, err := post(); err != nil || status != 200 || up.calls.Load() != 6 {
+		t.Fatalf("status %d (%v) after %d tries, want 200 after 6", status, err, up.calls.Load())
+	}
+	if got := tr.BreakerState(host); got != "closed" {
+		t.Fatalf("breaker %s after one call that a retry saved", got)
+	}
+	up.mu.Lock()
+	for range 6 * int(contract.Consecutive5xxErrors) {
+		up.statuses = append(up.statuses, 500)
+	}
+	up.mu.Unlock()
+	for i := range int(contract.Consecutive5xxErrors) {
+		if status, err := post(); err != nil || status != 500 {
+			t.Fatalf("failing call %d: status %d, %v", i, status, err)
+		}
+	}
+	if got := tr.BreakerState(host); got != "open" {
+		t.Fatalf("breaker %s after %d calls that failed every try", got, int(contract.Consecutive5xxErrors))
+	}
+}
+
 func TestNonIdempotentCallIsNotRetried(t *testing.T) {
 	up := &script{statuses: []int{500}}
 	srv := httptest.NewServer(up)
