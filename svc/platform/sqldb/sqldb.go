@@ -100,8 +100,10 @@ type Config struct {
 // writer in WAL mode, so a list never waits behind a commit.
 const sqliteReaders = 4
 
-// postgresConns is each service's PostgreSQL pool, per process: ten
-// replicas of six services stay well under RDS's connection limit.
+// postgresConns is each service's PostgreSQL pool, per process. At the
+// autoscalers' maxima (34 pods with a database) that is 340 connections,
+// more than the default db.t4g.micro allows (about 80): size the instance
+// (carrental:dbInstanceClass) for the replicas you allow.
 const postgresConns = 10
 
 var identifier = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,62}$`)
