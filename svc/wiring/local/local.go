@@ -152,11 +152,18 @@ func Start(ctx context.Context, opt Options) (sys *System, err error) {
 		select {
 		case <-serving:
 		case <-failed:
+		case <-ctx.Done():
+		}
+		// A failing service closes failed and then cancels ctx, so both may
+		// be ready and select picks either: whichever it is, stop everything
+		// and report the services' errors, ctx's only when there are none.
+		if ctx.Err() != nil || isClosed(failed) {
 			stopAll()
 			mu.Lock()
 			defer mu.Unlock()
-			return nil, errors.Join(errs...)
-		case <-ctx.Done():
+			if len(errs) > 0 {
+				return nil, errors.Join(errs...)
+			}
 			return nil, ctx.Err()
 		}
 	}
@@ -169,6 +176,15 @@ func Start(ctx context.Context, opt Options) (sys *System, err error) {
 		close(sys.done)
 	}()
 	return sys, nil
+}
+
+func isClosed(c <-chan struct{}) bool {
+	select {
+	case <-c:
+		return true
+	default:
+		return false
+	}
 }
 
 // listen opens every service's listener and admin listener up front, so
