@@ -33,6 +33,29 @@ func (e *Env) pods(ctx context.Context, s contract.Service) ([]corev1.Pod, error
 	return out, nil
 }
 
+// unschedulable names the pods of s the scheduler could not place and
+// why ("" when there are none): with maxUnavailable 0 a rollout that has
+// no room for its extra pod stalls, and the count alone does not say so.
+func (e *Env) unschedulable(ctx context.Context, s contract.Service) string {
+	list, err := e.Kube.CoreV1().Pods(e.Namespace).List(ctx, metav1.ListOptions{LabelSelector: "app=" + string(s)})
+	if err != nil {
+		return ""
+	}
+	return unschedulablePods(list.Items)
+}
+
+func unschedulablePods(pods []corev1.Pod) string {
+	var stuck []string
+	for _, p := range pods {
+		for _, c := range p.Status.Conditions {
+			if c.Type == corev1.PodScheduled && c.Status == corev1.ConditionFalse && c.Reason == corev1.PodReasonUnschedulable {
+				stuck = append(stuck, fmt.Sprintf("%s unschedulable: %s", p.Name, c.Message))
+			}
+		}
+	}
+	return strings.Join(stuck, "; ")
+}
+
 func ready(p corev1.Pod) bool {
 	for _, c := range p.Status.Conditions {
 		if c.Type == corev1.PodReady {
@@ -152,8 +175,12 @@ func (e *Env) rolledOut(ctx context.Context, s contract.Service, within time.Dur
 			want = *d.Spec.Replicas
 		}
 		if st.ObservedGeneration < d.Generation || st.UpdatedReplicas < want || st.Replicas > want || st.AvailableReplicas < want {
-			return fmt.Errorf("%s: generation %d/%d, updated %d, replicas %d, available %d of %d",
+			err := fmt.Errorf("%s: generation %d/%d, updated %d, replicas %d, available %d of %d",
 				s, st.ObservedGeneration, d.Generation, st.UpdatedReplicas, st.Replicas, st.AvailableReplicas, want)
+			if stuck := e.unschedulable(ctx, s); stuck != "" {
+				err = fmt.Errorf("%w; %s", err, stuck)
+			}
+			return err
 		}
 		return nil
 	})

@@ -33,3 +33,27 @@ func TestTemplateChangedOnlyWhenPodsWouldBeReplaced(t *testing.T) {
 		}
 	}
 }
+
+// A stalled rollout names the pods the scheduler could not place, and only
+// those.
+func TestUnschedulablePodsAreNamed(t *testing.T) {
+	pod := func(name string, cond corev1.PodCondition) corev1.Pod {
+		var p corev1.Pod
+		p.Name = name
+		p.Status.Conditions = []corev1.PodCondition{cond}
+		return p
+	}
+	pods := []corev1.Pod{
+		pod("management-a", corev1.PodCondition{Type: corev1.PodScheduled, Status: corev1.ConditionTrue}),
+		pod("management-b", corev1.PodCondition{Type: corev1.PodScheduled, Status: corev1.ConditionFalse,
+			Reason: corev1.PodReasonUnschedulable, Message: "0/1 nodes are available: 1 Insufficient cpu."}),
+		pod("management-c", corev1.PodCondition{Type: corev1.PodReady, Status: corev1.ConditionFalse}),
+	}
+	want := "management-b unschedulable: 0/1 nodes are available: 1 Insufficient cpu."
+	if got := unschedulablePods(pods); got != want {
+		t.Fatalf("got %q, want %q", got, want)
+	}
+	if got := unschedulablePods(pods[:1]); got != "" {
+		t.Fatalf("a scheduled pod named: %q", got)
+	}
+}
