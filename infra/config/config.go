@@ -104,8 +104,12 @@ type Config struct {
 	// (0 turns storage autoscaling off).
 	DBMaxStorageGB        int
 	DBPerformanceInsights bool
-	DBPassword            pulumi.StringOutput // secret
-	HasDBPassword         bool
+	// DBMaxConnections is the PostgreSQL server's max_connections when
+	// the stack cannot know it (a class it has no figure for, a local
+	// databaseUrl other than PostgreSQL's default 100); 0: derive it.
+	DBMaxConnections int
+	DBPassword       pulumi.StringOutput // secret
+	HasDBPassword    bool
 	// DatabaseURL is a local stack's PostgreSQL (secret). Without it each
 	// pod keeps SQLite in its own emptyDir: fine to try the platform, but
 	// replicas of one service do not share data.
@@ -245,11 +249,12 @@ func Load(ctx *pulumi.Context) (Config, error) {
 		AdminPrincipalArn:     c.Get("adminPrincipalArn"),
 		PublicAccessCidrs:     []string{"0.0.0.0/0"},
 		ECRKeepImages:         typed.int("ecrKeepImages", 10),
-		DBInstanceClass:       or(c.Get("dbInstanceClass"), "db.t4g.micro"),
+		DBInstanceClass:       or(c.Get("dbInstanceClass"), DefaultDBInstanceClass),
 		DBStorageGB:           typed.int("dbStorageGb", 20),
 		DBMaxStorageGB:        typed.int("dbMaxStorageGb", 100),
 		DBMultiAZ:             typed.bool("dbMultiAz", true),
 		DBPerformanceInsights: typed.bool("dbPerformanceInsights", false),
+		DBMaxConnections:      typed.int("dbMaxConnections", 0),
 		Kubeconfig:            c.Get("kubeconfig"),
 		Namespace:             or(c.Get("namespace"), "carrental"),
 		ImageTag:              c.Get("imageTag"),

@@ -11,6 +11,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/carrental/carrental/infra/stack"
+	"github.com/carrental/carrental/svc/contract"
 )
 
 // declared is one resource the program registered.
@@ -158,3 +159,16 @@ const (
 	testIssuer  = "https://issuer.example"
 	testJWKSURI = "https://issuer.example/.well-known/jwks.json"
 )
+
+// envValue is the value of a plain env var of s's container ("" when it
+// has none).
+func envValue(t *testing.T, r *recorder, s contract.Service, name string) string {
+	t.Helper()
+	env, _ := at(t, r.find(t, "kubernetes:apps/v1:Deployment", string(s)).Inputs, "spec.template.spec.containers.0.env").([]any)
+	for _, e := range env {
+		if m, ok := e.(map[string]any); ok && m["name"] == name {
+			return fmt.Sprint(m["value"])
+		}
+	}
+	return ""
+}

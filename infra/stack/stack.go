@@ -264,7 +264,14 @@ func deploy(ctx *pulumi.Context, cfg config.Config, p platform) error {
 			return err
 		}
 	}
+	// Only the services that keep data hold the database's credentials,
+	// each pod with its share of the server's connections.
+	var dbEnv corev1.EnvVarArray
 	if p.hasDatabase {
+		share, err := cfg.DatabasePool(workloads.MaxSurge)
+		if err != nil {
+			return err
+		}
 		secret, err := corev1.NewSecret(ctx, "database", &corev1.SecretArgs{
 			Metadata:   &metav1.ObjectMetaArgs{Name: pulumi.String("carrental-database"), Namespace: ns},
 			StringData: pulumi.StringMap{"url": p.databaseURL},
@@ -272,9 +279,9 @@ func deploy(ctx *pulumi.Context, cfg config.Config, p platform) error {
 		if err != nil {
 			return err
 		}
-		shared = append(shared, corev1.EnvVarArgs{Name: pulumi.String(contract.EnvDatabaseURL), ValueFrom: &corev1.EnvVarSourceArgs{
+		dbEnv = corev1.EnvVarArray{corev1.EnvVarArgs{Name: pulumi.String(contract.EnvDatabaseURL), ValueFrom: &corev1.EnvVarSourceArgs{
 			SecretKeyRef: &corev1.SecretKeySelectorArgs{Name: secret.Metadata.Name().Elem(), Key: pulumi.String("url")},
-		}})
+		}}, env(contract.EnvDatabaseMaxConns, fmt.Sprint(share))}
 	}
 	region, err := workloads.RentalRegion(ctx, ns, cfg.RentalCountry, cfg.RentalRegion, k8s, afterIstio)
 	if err != nil {
@@ -293,8 +300,12 @@ func deploy(ctx *pulumi.Context, cfg config.Config, p platform) error {
 		if imgs == nil {
 			break
 		}
+		serviceEnv := shared
+		if contract.HasDatabase(s) {
+			serviceEnv = append(append(corev1.EnvVarArray{}, shared...), dbEnv...)
+		}
 		args := workloads.ServiceArgs{
-			Service: s, Namespace: ns, Image: imgs[s], ImagePullPolicy: cfg.ImagePullPolicy, Env: shared,
+			Service: s, Namespace: ns, Image: imgs[s], ImagePullPolicy: cfg.ImagePullPolicy, Env: serviceEnv,
 			MemoryReq: cfg.MemoryRequest, MemoryLimit: cfg.MemoryLimit, SkipAwait: cfg.SkipAwait, Egress: egress,
 			ZoneSpread: cfg.ZoneSpread, KubeAPIAccess: cfg.AuthMode == contract.AuthJWT && p.auth.kubeAPI,
 		}
@@ -312,7 +323,7 @@ func deploy(ctx *pulumi.Context, cfg config.Config, p platform) error {
 		args.DependsOn = istio
 		if s == contract.Rental {
 			env, vols, mounts := workloads.RentalRegionWiring()
-			args.Env = append(append(corev1.EnvVarArray{}, shared...), env...)
+			args.Env = append(append(corev1.EnvVarArray{}, serviceEnv...), env...)
 			args.Volumes, args.Mounts = vols, mounts
 			args.DependsOn = append(append([]pulumi.Resource{}, istio...), region)
 		}

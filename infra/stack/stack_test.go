@@ -265,30 +265,32 @@ func TestSkipAwaitOnlyWhenAsked(t *testing.T) {
 
 func TestBadConfigIsRejected(t *testing.T) {
 	for name, cfg := range map[string]map[string]string{
-		"no region":                        {"carrental:dbPassword": "x"},
-		"no password":                      {"aws:region": "ap-northeast-2"},
-		"unknown target":                   {"carrental:target": "gcp"},
-		"bad hpa":                          {"carrental:target": "local", "carrental:authIssuer": testIssuer, "carrental:authJwksUri": testJWKSURI, "carrental:autoscaling": `{"view":{"minReplicas":3,"maxReplicas":1,"cpuPercent":20}}`},
-		"latest tag":                       {"carrental:target": "local", "carrental:authIssuer": testIssuer, "carrental:authJwksUri": testJWKSURI, "carrental:imageTag": "latest"},
-		"latest image":                     {"carrental:target": "local", "carrental:authIssuer": testIssuer, "carrental:authJwksUri": testJWKSURI, "carrental:images": `{"gateway":"r/gateway:latest"}`},
-		"untagged image":                   {"carrental:target": "local", "carrental:authIssuer": testIssuer, "carrental:authJwksUri": testJWKSURI, "carrental:images": `{"gateway":"registry:5000/gateway"}`},
-		"unknown image":                    {"carrental:target": "local", "carrental:authIssuer": testIssuer, "carrental:authJwksUri": testJWKSURI, "carrental:imageTag": "v1", "carrental:images": `{"managment":"r/m:v1"}`},
-		"some images":                      {"carrental:target": "local", "carrental:authIssuer": testIssuer, "carrental:authJwksUri": testJWKSURI, "carrental:images": `{"gateway":"r/gateway:v1"}`},
-		"pull policy":                      {"carrental:target": "local", "carrental:authIssuer": testIssuer, "carrental:authJwksUri": testJWKSURI, "carrental:imageTag": "v1", "carrental:imagePullPolicy": "Sometimes"},
-		"stream replicas over the servers": {"carrental:target": "local", "carrental:authIssuer": testIssuer, "carrental:authJwksUri": testJWKSURI, "carrental:imageTag": "v1", "carrental:natsReplicas": "3", "carrental:streamReplicas": "5"},
-		"even NATS servers":                {"carrental:target": "local", "carrental:authIssuer": testIssuer, "carrental:authJwksUri": testJWKSURI, "carrental:imageTag": "v1", "carrental:natsReplicas": "2"},
-		"zone spread":                      {"carrental:target": "local", "carrental:authIssuer": testIssuer, "carrental:authJwksUri": testJWKSURI, "carrental:imageTag": "v1", "carrental:zoneSpread": "sometimes"},
-		"storage ceiling below storage":    {"aws:region": "ap-northeast-2", "carrental:dbPassword": "x", "carrental:dbMaxStorageGb": "10"},
-		"a number that is not one":         {"carrental:target": "local", "carrental:authIssuer": testIssuer, "carrental:authJwksUri": testJWKSURI, "carrental:imageTag": "v1", "carrental:natsReplicas": "three"},
-		"negative rate limit":              {"carrental:target": "local", "carrental:authIssuer": testIssuer, "carrental:authJwksUri": testJWKSURI, "carrental:imageTag": "v1", "carrental:rateLimitRps": "-1"},
-		"no burst":                         {"carrental:target": "local", "carrental:authIssuer": testIssuer, "carrental:authJwksUri": testJWKSURI, "carrental:imageTag": "v1", "carrental:rateLimitBurst": "0"},
-		"negative proxy hops":              {"carrental:target": "local", "carrental:authIssuer": testIssuer, "carrental:authJwksUri": testJWKSURI, "carrental:imageTag": "v1", "carrental:trustedProxyHops": "-1"},
-		"a rate that is not a number":      {"carrental:target": "local", "carrental:authIssuer": testIssuer, "carrental:authJwksUri": testJWKSURI, "carrental:imageTag": "v1", "carrental:rateLimitRps": "fast"},
-		"a boolean that is not one":        {"aws:region": "ap-northeast-2", "carrental:dbPassword": "x", "carrental:dbMultiAz": "maybe"},
-		"OTLP over http/json":              {"carrental:target": "local", "carrental:authIssuer": testIssuer, "carrental:authJwksUri": testJWKSURI, "carrental:imageTag": "v1", "carrental:otlpProtocol": "http/json"},
-		"OTLP endpoint that is no URL":     {"carrental:target": "local", "carrental:authIssuer": testIssuer, "carrental:authJwksUri": testJWKSURI, "carrental:imageTag": "v1", "carrental:otlpEndpoint": "collector:4318"},
-		"sample ratio above 1":             {"carrental:target": "local", "carrental:authIssuer": testIssuer, "carrental:authJwksUri": testJWKSURI, "carrental:imageTag": "v1", "carrental:traceSampleRatio": "1.5"},
-		"sample ratio that is no number":   {"carrental:target": "local", "carrental:authIssuer": testIssuer, "carrental:authJwksUri": testJWKSURI, "carrental:imageTag": "v1", "carrental:traceSampleRatio": "half"},
+		"no region":                         {"carrental:dbPassword": "x"},
+		"no password":                       {"aws:region": "ap-northeast-2"},
+		"unknown target":                    {"carrental:target": "gcp"},
+		"bad hpa":                           {"carrental:target": "local", "carrental:authIssuer": testIssuer, "carrental:authJwksUri": testJWKSURI, "carrental:autoscaling": `{"view":{"minReplicas":3,"maxReplicas":1,"cpuPercent":20}}`},
+		"latest tag":                        {"carrental:target": "local", "carrental:authIssuer": testIssuer, "carrental:authJwksUri": testJWKSURI, "carrental:imageTag": "latest"},
+		"latest image":                      {"carrental:target": "local", "carrental:authIssuer": testIssuer, "carrental:authJwksUri": testJWKSURI, "carrental:images": `{"gateway":"r/gateway:latest"}`},
+		"untagged image":                    {"carrental:target": "local", "carrental:authIssuer": testIssuer, "carrental:authJwksUri": testJWKSURI, "carrental:images": `{"gateway":"registry:5000/gateway"}`},
+		"unknown image":                     {"carrental:target": "local", "carrental:authIssuer": testIssuer, "carrental:authJwksUri": testJWKSURI, "carrental:imageTag": "v1", "carrental:images": `{"managment":"r/m:v1"}`},
+		"some images":                       {"carrental:target": "local", "carrental:authIssuer": testIssuer, "carrental:authJwksUri": testJWKSURI, "carrental:images": `{"gateway":"r/gateway:v1"}`},
+		"pull policy":                       {"carrental:target": "local", "carrental:authIssuer": testIssuer, "carrental:authJwksUri": testJWKSURI, "carrental:imageTag": "v1", "carrental:imagePullPolicy": "Sometimes"},
+		"stream replicas over the servers":  {"carrental:target": "local", "carrental:authIssuer": testIssuer, "carrental:authJwksUri": testJWKSURI, "carrental:imageTag": "v1", "carrental:natsReplicas": "3", "carrental:streamReplicas": "5"},
+		"even NATS servers":                 {"carrental:target": "local", "carrental:authIssuer": testIssuer, "carrental:authJwksUri": testJWKSURI, "carrental:imageTag": "v1", "carrental:natsReplicas": "2"},
+		"zone spread":                       {"carrental:target": "local", "carrental:authIssuer": testIssuer, "carrental:authJwksUri": testJWKSURI, "carrental:imageTag": "v1", "carrental:zoneSpread": "sometimes"},
+		"storage ceiling below storage":     {"aws:region": "ap-northeast-2", "carrental:dbPassword": "x", "carrental:dbMaxStorageGb": "10"},
+		"a number that is not one":          {"carrental:target": "local", "carrental:authIssuer": testIssuer, "carrental:authJwksUri": testJWKSURI, "carrental:imageTag": "v1", "carrental:natsReplicas": "three"},
+		"negative rate limit":               {"carrental:target": "local", "carrental:authIssuer": testIssuer, "carrental:authJwksUri": testJWKSURI, "carrental:imageTag": "v1", "carrental:rateLimitRps": "-1"},
+		"no burst":                          {"carrental:target": "local", "carrental:authIssuer": testIssuer, "carrental:authJwksUri": testJWKSURI, "carrental:imageTag": "v1", "carrental:rateLimitBurst": "0"},
+		"negative proxy hops":               {"carrental:target": "local", "carrental:authIssuer": testIssuer, "carrental:authJwksUri": testJWKSURI, "carrental:imageTag": "v1", "carrental:trustedProxyHops": "-1"},
+		"a rate that is not a number":       {"carrental:target": "local", "carrental:authIssuer": testIssuer, "carrental:authJwksUri": testJWKSURI, "carrental:imageTag": "v1", "carrental:rateLimitRps": "fast"},
+		"a boolean that is not one":         {"aws:region": "ap-northeast-2", "carrental:dbPassword": "x", "carrental:dbMultiAz": "maybe"},
+		"OTLP over http/json":               {"carrental:target": "local", "carrental:authIssuer": testIssuer, "carrental:authJwksUri": testJWKSURI, "carrental:imageTag": "v1", "carrental:otlpProtocol": "http/json"},
+		"OTLP endpoint that is no URL":      {"carrental:target": "local", "carrental:authIssuer": testIssuer, "carrental:authJwksUri": testJWKSURI, "carrental:imageTag": "v1", "carrental:otlpEndpoint": "collector:4318"},
+		"sample ratio above 1":              {"carrental:target": "local", "carrental:authIssuer": testIssuer, "carrental:authJwksUri": testJWKSURI, "carrental:imageTag": "v1", "carrental:traceSampleRatio": "1.5"},
+		"a database too small for the pods": {"aws:region": "ap-northeast-2", "carrental:dbPassword": "x", "carrental:dbInstanceClass": "db.t4g.micro"},
+		"a database class of unknown size":  {"aws:region": "ap-northeast-2", "carrental:dbPassword": "x", "carrental:dbInstanceClass": "db.x2g.large"},
+		"sample ratio that is no number":    {"carrental:target": "local", "carrental:authIssuer": testIssuer, "carrental:authJwksUri": testJWKSURI, "carrental:imageTag": "v1", "carrental:traceSampleRatio": "half"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			b, _ := jsonMarshal(cfg)
@@ -353,6 +355,25 @@ func TestAutoscaledDeploymentsLeaveReplicasToTheHPA(t *testing.T) {
 		spec := at(t, r.find(t, deployment, string(s)).Inputs, "spec").(map[string]any)
 		if _, hasReplicas := spec["replicas"]; hasReplicas {
 			t.Errorf("%s sets replicas: every pulumi up would undo its HPA", s)
+		}
+	}
+}
+
+// On AWS every pod that keeps data gets its share of the RDS instance's
+// connections, and all of them fit at the autoscalers' maxima.
+func TestDatabasePoolsFitTheInstanceAtTheMaxima(t *testing.T) {
+	r := run(t, "dev", devConfig)
+	// A db.t4g.small: about 168 connections, 10 kept free, 39 pods.
+	for _, s := range contract.Services() {
+		got := envValue(t, r, s, contract.EnvDatabaseMaxConns)
+		if !contract.HasDatabase(s) {
+			if got != "" {
+				t.Errorf("%s keeps no data but has a pool of %s", s, got)
+			}
+			continue
+		}
+		if got != "4" {
+			t.Errorf("%s: %s=%q, want 4", s, contract.EnvDatabaseMaxConns, got)
 		}
 	}
 }
@@ -488,8 +509,18 @@ func TestLocalStackSharesAPostgreSQLWhenGivenOne(t *testing.T) {
 	}
 	for _, s := range contract.Services() {
 		env := fmtAny(at(t, r.find(t, deployment, string(s)).Inputs, "spec.template.spec.containers.0.env"))
+		if !contract.HasDatabase(s) {
+			if strings.Contains(env, "DATABASE_") {
+				t.Errorf("%s keeps no data but is given the database: %s", s, env)
+			}
+			continue
+		}
 		if !strings.Contains(env, "DATABASE_URL") || !strings.Contains(env, "carrental-database") {
 			t.Errorf("%s does not read DATABASE_URL from the secret: %s", s, env)
+		}
+		// PostgreSQL's 100 connections less 10 kept free, among 39 pods.
+		if got := envValue(t, r, s, contract.EnvDatabaseMaxConns); got != "2" {
+			t.Errorf("%s: %s=%q, want 2", s, contract.EnvDatabaseMaxConns, got)
 		}
 	}
 	egress := fmtAny(at(t, r.find(t, "kubernetes:networking.k8s.io/v1:NetworkPolicy", "payment").Inputs, "spec.egress"))

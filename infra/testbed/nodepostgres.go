@@ -200,12 +200,16 @@ func (n *Node) preparePostgres(ctx context.Context) ([]string, error) {
 		"-c", fmt.Sprintf("port=%d", PostgresPort),
 		"-c", "unix_socket_directories="+run,
 		"-c", "cluster_name=carrental-node",
-		// Six services, up to ten replicas each (the HPA maximum), ten
-		// connections per pod.
-		"-c", "max_connections=300",
+		// The node stack tells the pods this figure (dbMaxConnections),
+		// and each takes its share of it.
+		"-c", fmt.Sprintf("max_connections=%d", NodePostgresMaxConnections),
 		"-c", "logging_collector=off", // stderr: <state>/logs/postgres.log
 	), nil
 }
+
+// NodePostgresMaxConnections is the node PostgreSQL's max_connections:
+// room for the node stack's pods at their maxima with full pools of ten.
+const NodePostgresMaxConnections = 300
 
 // postgresReady waits until the server accepts connections on NodeIP,
 // creates the services' database and writes the URL file.

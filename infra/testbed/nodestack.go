@@ -83,6 +83,7 @@ func (n *Node) NodeStackConfig(imageTag string) (map[string]string, error) {
 		"carrental:natsReplicas":                            "3",
 		"carrental:natsStorage":                             "emptyDir",
 		"carrental:databaseUrl":                             db,
+		"carrental:dbMaxConnections":                        fmt.Sprint(NodePostgresMaxConnections),
 		"carrental:autoscaling.management.scaleDownSeconds": "15",
 		// The experiments' load comes from one address (this machine):
 		// the gateway's per-client limit would refuse most of it.

@@ -32,6 +32,20 @@ func Services() []Service {
 	return []Service{Gateway, Management, Reservation, Payment, Rental, View}
 }
 
+// HasDatabase says whether s keeps data of its own (a SQLite file, or a
+// PostgreSQL schema and a share of the server's connections). The gateway
+// keeps none: the internet-facing service never holds the database's
+// credentials.
+func HasDatabase(s Service) bool { return s != Gateway }
+
+// DefaultDatabaseMaxConns is a pod's PostgreSQL pool when nothing sizes
+// it: enough for the bench's 20 concurrent bookings on one pod.
+const DefaultDatabaseMaxConns = 10
+
+// MinDatabaseMaxConns is the smallest pool a pod works with: a
+// transaction and the outbox relay's read beside it.
+const MinDatabaseMaxConns = 2
+
 // HTTPPort is the port every service listens on inside its pod; the write-up
 // calls http://gateway:8080 and http://view:8080.
 const HTTPPort = 8080
@@ -120,6 +134,11 @@ const (
 	EnvAdminAddr   = "ADMIN_ADDR"   // admin listener address, empty disables it
 	EnvDataDir     = "DATA_DIR"     // embedded SQLite and JetStream files
 	EnvDatabaseURL = "DATABASE_URL" // PostgreSQL DSN; empty means embedded SQLite
+	// EnvDatabaseMaxConns is each pod's share of the PostgreSQL server's
+	// connections: its pool opens at most this many (default
+	// DefaultDatabaseMaxConns, at least MinDatabaseMaxConns). The stack
+	// sizes it so every pod at the autoscalers' maxima fits the server.
+	EnvDatabaseMaxConns = "DATABASE_MAX_CONNS"
 	// EnvSchemaPrefix prefixes the PostgreSQL schema each service keeps its
 	// tables in (default: the schema is the service name).
 	EnvSchemaPrefix = "DATABASE_SCHEMA_PREFIX"

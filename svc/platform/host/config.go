@@ -30,8 +30,11 @@ type Config struct {
 	DataDir     string // DATA_DIR, default "./data"
 	DatabaseURL string // DATABASE_URL, default "" (embedded SQLite)
 	SchemaPref  string // DATABASE_SCHEMA_PREFIX, default ""
-	SQLiteSync  string // SQLITE_SYNCHRONOUS, default normal
-	NATSURL     string // NATS_URL, default "" (embedded nats-server)
+	// DatabaseMaxConns is DATABASE_MAX_CONNS, default 10: this pod's
+	// PostgreSQL pool, its share of the server's connections.
+	DatabaseMaxConns int
+	SQLiteSync       string // SQLITE_SYNCHRONOUS, default normal
+	NATSURL          string // NATS_URL, default "" (embedded nats-server)
 	// StreamReplicas is STREAM_REPLICAS, default 1: the event stream's
 	// replicas (3 on a JetStream cluster of three servers).
 	StreamReplicas int
@@ -120,6 +123,11 @@ func LoadConfig(service contract.Service, getenv func(string) string) (Config, e
 		return Config{}, fmt.Errorf("%s=%q: want a positive duration like 10s", EnvShutdownDrain, getenv(EnvShutdownDrain))
 	}
 	cfg.Drain = drain
+	conns, err := strconv.Atoi(get(contract.EnvDatabaseMaxConns, strconv.Itoa(contract.DefaultDatabaseMaxConns)))
+	if err != nil || conns < contract.MinDatabaseMaxConns {
+		return Config{}, fmt.Errorf("%s=%q: want a whole number of connections, at least %d", contract.EnvDatabaseMaxConns, getenv(contract.EnvDatabaseMaxConns), contract.MinDatabaseMaxConns)
+	}
+	cfg.DatabaseMaxConns = conns
 	if s := sqldb.Sync(cfg.SQLiteSync); s != sqldb.SyncNormal && s != sqldb.SyncFull {
 		return Config{}, fmt.Errorf("%s=%q: want %s or %s", contract.EnvSQLiteSync, cfg.SQLiteSync, sqldb.SyncNormal, sqldb.SyncFull)
 	}

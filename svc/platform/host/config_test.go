@@ -47,6 +47,8 @@ func TestLoadConfigRefusesBadValuesNamingTheKey(t *testing.T) {
 		{contract.EnvStreamReplicas, "three"},
 		{contract.EnvMaxInFlight, "0"},
 		{contract.EnvSQLiteSync, "off"},
+		{contract.EnvDatabaseMaxConns, "1"},
+		{contract.EnvDatabaseMaxConns, "many"},
 		{contract.EnvLogLevel, "loud"},
 		{contract.EnvShutdownDrain, "-1s"},
 		{contract.EnvURL(contract.Payment), "ftp://payment"},

@@ -245,7 +245,8 @@ func (p *process) openDatabase(ctx context.Context) error {
 	}
 	db, err := sqldb.Open(ctx, sqldb.Config{Name: string(p.spec.Service), DataDir: p.cfg.DataDir,
 		DatabaseURL: p.cfg.DatabaseURL, Schema: p.cfg.SchemaPref + string(p.spec.Service), Sync: sqldb.Sync(p.cfg.SQLiteSync),
-		Tracer: p.tel.Tracer()})
+		MaxConns: p.cfg.DatabaseMaxConns,
+		Tracer:   p.tel.Tracer()})
 	if err != nil {
 		return err
 	}

@@ -92,6 +92,10 @@ type Config struct {
 	DatabaseURL string // PostgreSQL DSN; empty selects SQLite
 	Schema      string // PostgreSQL schema; default Name (tests use their own)
 	Sync        Sync   // SQLite: SyncNormal (default) or SyncFull
+	// MaxConns caps the PostgreSQL pool of this process (0: 10). Every pod
+	// of every service holds its own pool, so the stack divides the
+	// server's max_connections among them (DATABASE_MAX_CONNS).
+	MaxConns int
 	// Tracer makes a span of every transaction (nil: none).
 	Tracer trace.Tracer
 }
@@ -99,12 +103,6 @@ type Config struct {
 // sqliteReaders is the size of SQLite's read pool: readers run beside the
 // writer in WAL mode, so a list never waits behind a commit.
 const sqliteReaders = 4
-
-// postgresConns is each service's PostgreSQL pool, per process. At the
-// autoscalers' maxima (34 pods with a database) that is 340 connections,
-// more than the default db.t4g.micro allows (about 80): size the instance
-// (carrental:dbInstanceClass) for the replicas you allow.
-const postgresConns = 10
 
 var identifier = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,62}$`)
 
@@ -197,8 +195,12 @@ func openPostgres(ctx context.Context, cfg Config) (*DB, error) {
 	// so under load every burst closed connections and dialled new ones
 	// (a backend process, and on RDS a TLS handshake, each), which held
 	// the bench's reservations at 154/s with PostgreSQL mostly idle.
-	db.SetMaxOpenConns(postgresConns)
-	db.SetMaxIdleConns(postgresConns)
+	conns := cfg.MaxConns
+	if conns <= 0 {
+		conns = 10
+	}
+	db.SetMaxOpenConns(conns)
+	db.SetMaxIdleConns(conns)
 	db.SetConnMaxIdleTime(5 * time.Minute)
 	db.SetConnMaxLifetime(30 * time.Minute)
 	if err := db.PingContext(ctx); err != nil {

@@ -8,7 +8,9 @@ import (
 	"sync"
 	"testing"
 	"testing/fstest"
+	"time"
 
+	"github.com/carrental/carrental/svc/platform/event"
 	"github.com/carrental/carrental/svc/platform/sqldb"
 	"github.com/carrental/carrental/svc/platform/sqldb/sqldbtest"
 )
@@ -161,5 +163,60 @@ func TestPostgresPoolKeepsItsConnectionsAfterABurst(t *testing.T) {
 	}
 	if before.OpenConnections != after.OpenConnections {
 		t.Fatalf("the second burst changed the pool from %d to %d connections", before.OpenConnections, after.OpenConnections)
+	}
+}
+
+// A pod's PostgreSQL pool opens no more than its share of the server's
+// connections (DATABASE_MAX_CONNS), however many callers wait: the stack
+// divides max_connections among the pods on that promise.
+func TestPostgresPoolStaysWithinItsShare(t *testing.T) {
+	sqldbtest.Postgres(t, "sqldb_share", migrations) // skips or fails when there is no server
+	ctx := context.Background()
+	app := "carrental_share_" + event.NewID()[:12]
+	dsn := sqldbtest.PostgresDSN()
+	if strings.Contains(dsn, "?") {
+		dsn += "&application_name=" + app
+	} else {
+		dsn += "?application_name=" + app
+	}
+	const share = 3
+	db, err := sqldb.Open(ctx, sqldb.Config{Name: "share", DatabaseURL: dsn, Schema: app, MaxConns: share})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_, _ = db.ExecContext(ctx, `DROP SCHEMA "`+app+`" CASCADE`)
+		db.Close()
+	})
+	watcher, err := sql.Open("pgx", sqldbtest.PostgresDSN())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer watcher.Close()
+	var wg sync.WaitGroup
+	for range 4 * share {
+		wg.Go(func() {
+			if _, err := db.ExecContext(ctx, `SELECT pg_sleep(0.1)`); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	most := 0
+	for watching := true; watching; {
+		select {
+		case <-done:
+			watching = false
+		case <-time.After(20 * time.Millisecond):
+		}
+		var n int
+		if err := watcher.QueryRowContext(ctx, `SELECT count(*) FROM pg_stat_activity WHERE application_name = $1`, app).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		most = max(most, n)
+	}
+	if most > share || most == 0 {
+		t.Fatalf("the server saw up to %d connections of a pool of %d under %d callers", most, share, 4*share)
 	}
 }
