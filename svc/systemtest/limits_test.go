@@ -126,3 +126,39 @@ func callWithHeader(t *testing.T, a *api, method, path, header string) (reply, s
 type roundTripFunc func(*http.Request) (*http.Response, error)
 
 func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// Forged tokens are charged to their address: past its burst of
+// refusals the gateway answers 429 with Retry-After without checking the
+// next one, while a token verified before from that same address is
+// still served, and so is a client from another address.
+func TestForgedTokensAreChargedToTheirAddress(t *testing.T) {
+	const burst = 5
+	sys := startLocal(t, map[string]string{contract.EnvRateLimitRPS: "0.2", contract.EnvRateLimitBurst: strconv.Itoa(burst)})
+	from := func(i int) *api {
+		a := newAPI(t, sys.Gateway())
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, byte(20+i))}}
+		tr.DialContext = d.DialContext
+		a.http.Transport = newContractChecker(t, tr)
+		return a
+	}
+	forger := from(1).as("eyJhbGciOiJSUzI1NiIsImtpZCI6ImZvcmdlZCJ9.eyJzdWIiOiJtYWxsb3J5In0.c2lnbmF0dXJl")
+	neighbour := from(1).as(mint(t, sys, contract.RoleCustomer, "cust-neighbour"))
+	neighbour.expect(200, "GET", "/carInformations", "")
+	for range burst {
+		forger.expect(401, "GET", "/carInformations", "")
+	}
+	r, retryAfter := callWithHeader(t, forger, "GET", "/carInformations", "Retry-After")
+	if r.Status != http.StatusTooManyRequests || field(r.Map(t), "code") != "rate_limited" {
+		t.Fatalf("forged token %d past the burst of refusals: %d %s, want 429 rate_limited", burst+1, r.Status, r.Body)
+	}
+	if secs, err := strconv.Atoi(retryAfter); err != nil || secs < 1 || secs > 5 {
+		t.Fatalf("Retry-After %q, want 1 to 5 seconds", retryAfter)
+	}
+	neighbour.expect(200, "GET", "/carInformations", "")
+	from(2).as(mint(t, sys, contract.RoleCustomer, "cust-elsewhere")).expect(200, "GET", "/carInformations", "")
+	metrics := string(newAPI(t, sys.Gateway()).expect(200, "GET", contract.PathMetrics, "").Body)
+	if want := `carrental_gateway_client_rejected_total{reason="refused"} 1`; !strings.Contains(metrics, want) {
+		t.Fatalf("/metrics lacks %s", want)
+	}
+}

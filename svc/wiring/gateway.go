@@ -34,6 +34,12 @@ func Gateway() host.Spec {
 			if err := d.Registry.Register(lim.Collector()); err != nil {
 				return nil, err
 			}
+			// Forged tokens are refused before the limiter: each refusal
+			// is charged to its address instead, so a flood of them stops
+			// costing a signature check each.
+			if g := lim.RefusalGuard(ClientAddress(d.Config.TrustedProxyHops)); g != nil && d.Auth != nil {
+				d.Auth.GuardRefusals(g)
+			}
 			// The limiter admits into the gateway's MAX_IN_FLIGHT slots itself,
 			// fairly per client, in place of the host's first-come limiter.
 			// The host's auth middleware has put the identity in the context

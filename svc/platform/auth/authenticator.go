@@ -75,7 +75,24 @@ type Authenticator struct {
 	// own identity (contract.ServiceCalls).
 	serviceRoutes map[contract.Service]*Routes
 	log           *slog.Logger
+	refusals      Refusals // nil: refused tokens cost nothing more
 }
+
+// Refusals bounds what refused tokens cost (clientlimit.RefusalGuard):
+// every refusal is charged to its client, and a client that has spent
+// its share is answered by Admit before its next token is checked.
+type Refusals interface {
+	// Admit says whether r's token may be checked; when not, it has
+	// answered r itself.
+	Admit(w http.ResponseWriter, r *http.Request) bool
+	// Refused charges a refused token to r's client.
+	Refused(r *http.Request)
+}
+
+// GuardRefusals makes the Middleware charge refused tokens to g (the
+// gateway's: the one service the internet reaches). Call it before the
+// service serves.
+func (a *Authenticator) GuardRefusals(g Refusals) { a.refusals = g }
 
 // New builds the authenticator of service self.
 func New(self contract.Service, c Config, log *slog.Logger) (*Authenticator, error) {
@@ -182,8 +199,16 @@ func (a *Authenticator) Authenticate(r *http.Request) (*Identity, error) {
 // decides what anonymous may do.
 func (a *Authenticator) Middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// A token verified before is let through whatever its address
+		// has spent: clients behind one address with a flooder.
+		if a.refusals != nil && len(r.Header.Values("Authorization")) > 0 && !a.verifiedBefore(r) && !a.refusals.Admit(w, r) {
+			return
+		}
 		id, err := a.Authenticate(r)
 		if err != nil {
+			if a.refusals != nil {
+				a.refusals.Refused(r)
+			}
 			a.log.InfoContext(r.Context(), "token refused", "method", r.Method, "path", r.URL.Path, "err", err)
 			RefuseToken(w, r)
 			return
@@ -203,6 +228,28 @@ func (a *Authenticator) Middleware(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// verifiedBefore says whether r's bearer token is one a verifier holds
+// as verified (and not yet expired): no parsing, a map lookup.
+func (a *Authenticator) verifiedBefore(r *http.Request) bool {
+	if a.off {
+		return true
+	}
+	scheme, raw, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return false
+	}
+	raw = strings.TrimSpace(raw)
+	for _, v := range []*Verifier{a.users, a.services} {
+		if v == nil {
+			continue
+		}
+		if _, ok := v.cached(raw); ok {
+			return true
+		}
+	}
+	return false
 }
 
 // RefuseToken answers 401 for a token that is not valid.

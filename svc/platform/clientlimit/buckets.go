@@ -53,6 +53,23 @@ func (b *buckets) take(key string, now time.Time) (ok bool, wait time.Duration) 
 	return true, 0
 }
 
+// peek says whether key has a token at now without spending it or
+// keeping a bucket for a key it has none for (a new one is full); when
+// it has none, how long until it has one.
+func (b *buckets) peek(key string, now time.Time) (ok bool, wait time.Duration) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	e, found := b.byKey[key]
+	if !found {
+		return true, 0
+	}
+	lim := e.Value.(*bucket).lim
+	if tokens := lim.TokensAt(now); tokens < 1 {
+		return false, time.Duration((1 - tokens) / float64(b.rps) * float64(time.Second))
+	}
+	return true, 0
+}
+
 func (b *buckets) get(key string, now time.Time) *bucket {
 	if e, ok := b.byKey[key]; ok {
 		bk := e.Value.(*bucket)

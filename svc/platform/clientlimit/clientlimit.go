@@ -74,6 +74,9 @@ const (
 	ReasonRate  = "rate"  // the client's bucket is empty: 429
 	ReasonQueue = "queue" // the client already has QueuePerClient waiting: 429
 	ReasonWait  = "wait"  // no slot came in time: 503
+	// ReasonRefused: the address has spent its refused tokens (429
+	// before its next token is checked; RefusalGuard).
+	ReasonRefused = "refused"
 )
 
 // New returns a Limiter; a Config it cannot run is an error.
@@ -105,12 +108,12 @@ func New(cfg Config) (*Limiter, error) {
 	l := &Limiter{cfg: cfg, admit: newAdmission(cfg.Slots, cfg.QueuePerClient, cfg.Wait),
 		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: contract.Metric(cfg.Service, contract.MetricClientRejected),
-			Help: "Requests refused to protect the other clients: rate (429, the client's bucket was empty), queue (429, too many of its requests waiting), wait (503, no slot in time).",
+			Help: "Requests refused to protect the other clients: rate (429, the client's bucket was empty), queue (429, too many of its requests waiting), wait (503, no slot in time), refused (429, too many refused tokens from its address).",
 		}, []string{contract.LabelReason})}
 	if cfg.RPS > 0 {
 		l.buckets = newBuckets(cfg.RPS, cfg.Burst, cfg.MaxClients)
 	}
-	for _, r := range []string{ReasonRate, ReasonQueue, ReasonWait} {
+	for _, r := range []string{ReasonRate, ReasonQueue, ReasonWait, ReasonRefused} {
 		l.rejected.WithLabelValues(r) // present at 0 from the start
 	}
 	return l, nil
