@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -15,9 +16,11 @@ import (
 	"github.com/carrental/carrental/svc/wiring/local"
 )
 
-// tokenCommand mints a user token with the local issuer's key:
+// tokenCommand mints a user token with the local issuer's key, or prints
+// that key's public key set (for a local stack's carrental:authJwks):
 //
 //	carrental token --role customer --sub cus01 [--ttl 1h] [-data ./data]
+//	carrental token -jwks [-data ./data]
 func tokenCommand(args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("token", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -26,6 +29,8 @@ func tokenCommand(args []string, getenv func(string) string, stdout, stderr io.W
 	sub := fs.String("sub", "", "the subject: a customer's custNo (default cus01; staff01 for staff)")
 	ttl := fs.Duration("ttl", time.Hour, "how long the token is valid")
 	issuer := fs.String("issuer", "", "the tokens' iss (default: the one the local run last wrote, else http://127.0.0.1:8086)")
+	audience := fs.String("audience", contract.DefaultAudience, "the tokens' aud (a stack's carrental:authAudience)")
+	jwks := fs.Bool("jwks", false, "print the key's public key set (JSON, nothing private) instead of a token: a local stack's carrental:authJwks")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -55,7 +60,15 @@ func tokenCommand(args []string, getenv func(string) string, stdout, stderr io.W
 	if err != nil {
 		return err
 	}
-	tok, err := s.Mint(auth.Token{Subject: *sub, Roles: []string{*role}, TTL: *ttl})
+	if *jwks {
+		b, err := json.Marshal(s.JWKS())
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(stdout, string(b))
+		return nil
+	}
+	tok, err := s.Mint(auth.Token{Subject: *sub, Audience: *audience, Roles: []string{*role}, TTL: *ttl})
 	if err != nil {
 		return err
 	}

@@ -75,6 +75,16 @@ func LoadOrCreateKey(path string) (*ecdsa.PrivateKey, error) {
 	return key, nil
 }
 
+// LoadKey reads the PKCS#8 PEM key at path and never makes one: a key
+// that mints tokens for a running cluster must be the one it trusts.
+func LoadKey(path string) (*ecdsa.PrivateKey, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("signing key: %w", err)
+	}
+	return parseKey(path, b)
+}
+
 func parseKey(path string, b []byte) (*ecdsa.PrivateKey, error) {
 	block, _ := pem.Decode(b)
 	if block == nil || block.Type != "PRIVATE KEY" {
