@@ -50,7 +50,7 @@ type config struct {
 func run(ctx context.Context, args []string, out io.Writer) error {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	quick := fs.Bool("quick", false, "shorter runs (smoke)")
-	only := fs.String("only", "", "comma-separated subset of: a,b,c,d,e,burst,siege,flood,tracing,auth")
+	only := fs.String("only", "", "comma-separated subset of: a,b,c,d,e,burst,siege,flood,forged,tracing,auth")
 	profile := fs.String("profile", "", "directory: write a 5 s CPU profile of the system under each timed load into it (go tool pprof)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -85,7 +85,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	}{
 		{"a", b.throughput}, {"b", b.reservationLatency}, {"c", b.hungPayment},
 		{"d", b.flakyPayment}, {"e", b.twoHundredClients}, {"burst", b.burstRecovery}, {"siege", b.siegeCircuitBreaker},
-		{"flood", b.flood},
+		{"flood", b.flood}, {"forged", b.forgedFlood},
 		{"tracing", b.tracingOverhead},
 		{"auth", b.authOverhead},
 	}
@@ -657,8 +657,22 @@ func (b *bench) siegeCircuitBreaker() error {
 // again as soon as answered), with the gateway's per-client limits at
 // their defaults and, for comparison, with the rate limit off (fair
 // admission alone).
-func (b *bench) flood() error {
+func (b *bench) flood() error { return b.floodWith(false) }
+
+// forgedFlood is flood with forged tokens: every one of them is refused,
+// before the client's bucket, so what bounds their cost is the refusal
+// guard (limits on) or nothing (limits off: each is checked).
+func (b *bench) forgedFlood() error { return b.floodWith(true) }
+
+// forgedToken is a well-formed ES256 token no issuer signed.
+const forgedToken = "eyJhbGciOiJFUzI1NiIsImtpZCI6ImZvcmdlZCIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJtYWxsb3J5IiwiZXhwIjo0MTAyNDQ0ODAwfQ.c2lnbmF0dXJlc2lnbmF0dXJlc2lnbmF0dXJlc2lnbmF0dXJlc2lnbmF0dXJlc2lnbmF0dXJlc2lnbmF0dXJl"
+
+func (b *bench) floodWith(forged bool) error {
 	normalIP, flooderIP := net.IPv4(127, 0, 0, 2), net.IPv4(127, 0, 0, 3)
+	step := "flood"
+	if forged {
+		step = "forged"
+	}
 	for _, variant := range []struct{ name, env string }{
 		{"limits on (50/s, burst 100)", fmt.Sprintf("%s=%d", contract.EnvRateLimitRPS, 50)},
 		{"rate limit off", contract.EnvRateLimitRPS + "=0"},
@@ -673,16 +687,19 @@ func (b *bench) flood() error {
 		}
 		url := s.urls[contract.Gateway] + contract.PathCarManagements + "/bench7"
 		normal := loadgen.Options{Header: s.bearer(), Concurrency: 1, Rate: 20, Duration: b.cfg.duration, Timeout: 30 * time.Second, Method: "GET", URL: url, LocalIP: normalIP}
-		alone, err := b.load("(flood) normal client alone, "+variant.name, normal)
+		alone, err := b.load("("+step+") normal client alone, "+variant.name, normal)
 		if err != nil {
 			s.stop()
 			return err
 		}
-		fmt.Fprintf(b.out, "\n-- (flood) normal client beside a 50-connection flooder, %s\n", variant.name)
+		fmt.Fprintf(b.out, "\n-- (%s) normal client beside a 50-connection flooder, %s\n", step, variant.name)
 		flooderHeader, err := s.bearerAs(contract.RoleStaff, "flooder")
 		if err != nil {
 			s.stop()
 			return err
+		}
+		if forged {
+			flooderHeader = http.Header{"Authorization": {"Bearer " + forgedToken}}
 		}
 		flooder := loadgen.Options{Header: flooderHeader, Concurrency: 50, Duration: b.cfg.duration, Timeout: 30 * time.Second, Method: "GET", URL: url, LocalIP: flooderIP}
 		floodc := make(chan loadgen.Summary, 1)
@@ -702,10 +719,10 @@ func (b *bench) flood() error {
 		if ferr != nil {
 			return ferr
 		}
-		b.note("(flood) %-28s normal client alone: p50 %s  p99 %s  %v", variant.name+":", ms(alone.P50), ms(alone.P99), alone.StatusCodes)
-		b.note("(flood) %-28s beside the flooder:  p50 %s  p99 %s  %v; flooder %d requests (%.0f/s): %d served, %d refused 429, %v",
-			variant.name+":", ms(beside.P50), ms(beside.P99), beside.StatusCodes, fsum.Transactions, fsum.Rate,
-			fsum.StatusCodes["200"], fsum.StatusCodes["429"], fsum.StatusCodes)
+		b.note("(%s) %-28s normal client alone: p50 %s  p99 %s  %v", step, variant.name+":", ms(alone.P50), ms(alone.P99), alone.StatusCodes)
+		b.note("(%s) %-28s beside the flooder:  p50 %s  p99 %s  %v; flooder %d requests (%.0f/s): %d served, %d refused 401, %d refused 429, %v",
+			step, variant.name+":", ms(beside.P50), ms(beside.P99), beside.StatusCodes, fsum.Transactions, fsum.Rate,
+			fsum.StatusCodes["200"], fsum.StatusCodes["401"], fsum.StatusCodes["429"], fsum.StatusCodes)
 	}
 	return nil
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/carrental/carrental/svc/platform/endpointmw"
 	"github.com/carrental/carrental/svc/platform/errs"
 	"github.com/carrental/carrental/svc/platform/httpx"
+	"github.com/carrental/carrental/svc/platform/telemetry"
 )
 
 // Upstreams gives the base URL of each routed service.
@@ -72,9 +73,9 @@ func proxyError(svc contract.Service, log *slog.Logger) func(http.ResponseWriter
 func instrument(route string, next http.Handler, m *endpointmw.Metrics) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+		rec := telemetry.NewStatusRecorder(w)
 		next.ServeHTTP(rec, r)
-		m.Record(route, Outcome(rec.status), time.Since(start))
+		m.Record(route, Outcome(rec.Status), time.Since(start))
 	})
 }
 
@@ -92,14 +93,4 @@ func Outcome(status int) string {
 	default:
 		return string(code)
 	}
-}
-
-type statusRecorder struct {
-	http.ResponseWriter
-	status int
-}
-
-func (s *statusRecorder) WriteHeader(code int) {
-	s.status = code
-	s.ResponseWriter.WriteHeader(code)
 }

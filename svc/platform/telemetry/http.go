@@ -27,11 +27,11 @@ func (p *Provider) Handler(next http.Handler) http.Handler {
 			return
 		}
 		span.SetAttributes(attribute.String("http.request.method", r.Method), attribute.String("url.path", r.URL.Path))
-		rec := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+		rec := NewStatusRecorder(w)
 		next.ServeHTTP(rec, r.WithContext(ctx))
-		span.SetAttributes(attribute.Int("http.response.status_code", rec.status))
-		if rec.status >= 500 {
-			span.SetStatus(codes.Error, strconv.Itoa(rec.status))
+		span.SetAttributes(attribute.Int("http.response.status_code", rec.Status))
+		if rec.Status >= 500 {
+			span.SetStatus(codes.Error, strconv.Itoa(rec.Status))
 		}
 	})
 }
@@ -52,19 +52,26 @@ func NameByRoute(r *http.Request, pattern string) {
 	span.SetAttributes(attribute.String("http.route", pattern))
 }
 
-type statusWriter struct {
+// StatusRecorder is a ResponseWriter that remembers the status written
+// through it (200 when none is): what a span or a metric reports.
+type StatusRecorder struct {
 	http.ResponseWriter
-	status int
+	Status int
 }
 
-func (s *statusWriter) WriteHeader(code int) {
-	s.status = code
+// NewStatusRecorder records what is written to w.
+func NewStatusRecorder(w http.ResponseWriter) *StatusRecorder {
+	return &StatusRecorder{ResponseWriter: w, Status: http.StatusOK}
+}
+
+func (s *StatusRecorder) WriteHeader(code int) {
+	s.Status = code
 	s.ResponseWriter.WriteHeader(code)
 }
 
 // Unwrap lets http.ResponseController (the gateway's proxy flushes
 // through it) reach the connection's writer.
-func (s *statusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+func (s *StatusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 
 // Transport starts a client span for every call through next (one per
 // go-kit client call or proxied request, the retries of the resilience
