@@ -10,6 +10,7 @@ package main
 import (
 	"context"
 	"database/sql"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -664,13 +665,27 @@ func (b *bench) flood() error { return b.floodWith(false) }
 // guard (limits on) or nothing (limits off: each is checked).
 func (b *bench) forgedFlood() error { return b.floodWith(true) }
 
-// forgedToken is a well-formed ES256 token no issuer signed.
-const forgedToken = "eyJhbGciOiJFUzI1NiIsImtpZCI6ImZvcmdlZCIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJtYWxsb3J5IiwiZXhwIjo0MTAyNDQ0ODAwfQ.c2lnbmF0dXJlc2lnbmF0dXJlc2lnbmF0dXJlc2lnbmF0dXJlc2lnbmF0dXJlc2lnbmF0dXJlc2lnbmF0dXJl"
+// forged is a valid token with one byte of its signature changed: the
+// issuer's kid and well-formed ES256, so refusing it costs the full
+// signature check a forger would make the gateway do.
+func forged(header http.Header) (http.Header, error) {
+	parts := strings.Split(strings.TrimPrefix(header.Get("Authorization"), "Bearer "), ".")
+	if len(parts) != 3 {
+		return nil, fmt.Errorf("forge: not a JWS compact token")
+	}
+	sig, err := base64.RawURLEncoding.DecodeString(parts[2])
+	if err != nil || len(sig) == 0 {
+		return nil, fmt.Errorf("forge: signature: %v", err)
+	}
+	sig[len(sig)/2] ^= 0xff
+	parts[2] = base64.RawURLEncoding.EncodeToString(sig)
+	return http.Header{"Authorization": {"Bearer " + strings.Join(parts, ".")}}, nil
+}
 
-func (b *bench) floodWith(forged bool) error {
+func (b *bench) floodWith(forgedTokens bool) error {
 	normalIP, flooderIP := net.IPv4(127, 0, 0, 2), net.IPv4(127, 0, 0, 3)
 	step := "flood"
-	if forged {
+	if forgedTokens {
 		step = "forged"
 	}
 	for _, variant := range []struct{ name, env string }{
@@ -698,8 +713,11 @@ func (b *bench) floodWith(forged bool) error {
 			s.stop()
 			return err
 		}
-		if forged {
-			flooderHeader = http.Header{"Authorization": {"Bearer " + forgedToken}}
+		if forgedTokens {
+			if flooderHeader, err = forged(flooderHeader); err != nil {
+				s.stop()
+				return err
+			}
 		}
 		flooder := loadgen.Options{Header: flooderHeader, Concurrency: 50, Duration: b.cfg.duration, Timeout: 30 * time.Second, Method: "GET", URL: url, LocalIP: flooderIP}
 		floodc := make(chan loadgen.Summary, 1)
