@@ -9,6 +9,7 @@ package monitoring
 
 import (
 	"encoding/json"
+	"fmt"
 
 	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
 	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/apiextensions"
@@ -36,6 +37,17 @@ const (
 // PodMonitor and the NetworkPolicy select by it.
 const PartOfLabel = "app.kubernetes.io/part-of"
 
+// Istio's metrics merging: a sidecar's agent scrapes the app's /metrics
+// in the pod (where the prometheus.io annotations point) and serves it,
+// with Envoy's own, on this port and path — plain HTTP the agent answers
+// itself, outside mTLS. With STRICT mTLS it is the only way in for a
+// Prometheus outside the mesh: its plaintext scrape of the app's port
+// would be refused by the sidecar.
+const (
+	IstioMergedMetricsPort = 15020
+	IstioMergedMetricsPath = "/stats/prometheus"
+)
+
 // Args configure the monitoring resources.
 type Args struct {
 	// Namespace is the services' (the PodMonitor and PrometheusRule go
@@ -48,7 +60,10 @@ type Args struct {
 	Release string
 	// Objectives per service; a service missing gets DefaultObjectives.
 	Objectives map[contract.Service]Objective
-	DependsOn  []pulumi.Resource
+	// Sidecars: the pods run Istio sidecars (meshMode sidecars), so
+	// Prometheus scrapes the merged metrics port, not the app's.
+	Sidecars  bool
+	DependsOn []pulumi.Resource
 }
 
 // Monitoring is the declared monitoring.
@@ -99,7 +114,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		ApiVersion:  pulumi.String(OperatorAPI),
 		Kind:        pulumi.String("PodMonitor"),
 		Metadata:    meta("carrental", args.Namespace, release),
-		OtherFields: kubernetes.UntypedArgs{"spec": PodMonitorSpec()},
+		OtherFields: kubernetes.UntypedArgs{"spec": PodMonitorSpec(args.Sidecars)},
 	}, child)
 	if err != nil {
 		return nil, err
@@ -112,8 +127,8 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		return nil, err
 	}
 	// The services' NetworkPolicies admit only their callers; policies
-	// add up, so this one lets Prometheus in on the HTTP port (the admin
-	// port stays closed).
+	// add up, so this one lets Prometheus in on the port it scrapes (the
+	// admin port stays closed).
 	_, err = networkingv1.NewNetworkPolicy(ctx, name+"-scrape", &networkingv1.NetworkPolicyArgs{
 		Metadata: meta("carrental-scrape", args.Namespace, nil),
 		Spec: &networkingv1.NetworkPolicySpecArgs{
@@ -125,7 +140,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 						"kubernetes.io/metadata.name": pulumi.String(args.MonitoringNamespace)}},
 				}},
 				Ports: networkingv1.NetworkPolicyPortArray{networkingv1.NetworkPolicyPortArgs{
-					Protocol: pulumi.String("TCP"), Port: pulumi.Int(contract.HTTPPort)}},
+					Protocol: pulumi.String("TCP"), Port: pulumi.Int(scrapePort(args.Sidecars))}},
 			}},
 		},
 	}, child)
@@ -135,15 +150,38 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	return m, ctx.RegisterResourceOutputs(m, pulumi.Map{})
 }
 
-// PodMonitorSpec scrapes /metrics on the HTTP port of every pod of the
-// services.
-func PodMonitorSpec() map[string]any {
+// PodMonitorSpec scrapes every pod of the services: /metrics on the HTTP
+// port, or with sidecars the agent's merged metrics (the app's series
+// are the same, Envoy's come beside them).
+func PodMonitorSpec(sidecars bool) map[string]any {
+	endpoint := map[string]any{"port": contract.HTTPPortName, "path": contract.PathMetrics, "interval": "30s"}
+	if sidecars {
+		// The agent's port is no named container port: by number.
+		endpoint = map[string]any{"targetPort": IstioMergedMetricsPort, "path": IstioMergedMetricsPath, "interval": "30s"}
+	}
 	return map[string]any{
 		"selector": map[string]any{"matchLabels": map[string]any{PartOfLabel: "carrental"}},
 		// The pod's label "app" (its service) is copied onto its series;
 		// the operator adds namespace and pod.
 		"podTargetLabels":     []any{"app"},
-		"podMetricsEndpoints": []any{map[string]any{"port": contract.HTTPPortName, "path": contract.PathMetrics, "interval": "30s"}},
+		"podMetricsEndpoints": []any{endpoint},
+	}
+}
+
+func scrapePort(sidecars bool) int {
+	if sidecars {
+		return IstioMergedMetricsPort
+	}
+	return contract.HTTPPort
+}
+
+// ScrapeAnnotations tell a sidecar's agent (and an annotation-driven
+// Prometheus) where a pod's own metrics are.
+func ScrapeAnnotations() map[string]string {
+	return map[string]string{
+		"prometheus.io/scrape": "true",
+		"prometheus.io/port":   fmt.Sprint(contract.HTTPPort),
+		"prometheus.io/path":   contract.PathMetrics,
 	}
 }
 

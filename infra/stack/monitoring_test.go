@@ -22,7 +22,8 @@ func TestMonitoringIsDeclaredOnlyWhenEnabled(t *testing.T) {
 			t.Fatalf("monitoring not enabled, yet %d %s declared", len(got), typ)
 		}
 	}
-	cfg := map[string]string{"carrental:monitoringEnabled": "true", "carrental:monitoringNamespace": "obs", "carrental:monitoringRelease": "prom"}
+	// Without sidecars: the app's own port (the sidecars' case below).
+	cfg := map[string]string{"carrental:monitoringEnabled": "true", "carrental:monitoringNamespace": "obs", "carrental:monitoringRelease": "prom", "carrental:meshMode": "policies"}
 	for k, v := range localConfig {
 		cfg[k] = v
 	}
@@ -62,4 +63,35 @@ func TestMonitoringIsDeclaredOnlyWhenEnabled(t *testing.T) {
 	np := r.find(t, netpol, "monitoring-scrape").Inputs
 	eq(t, "scrape from", at(t, np, "spec.ingress.0.from.0.namespaceSelector.matchLabels"), map[string]any{"kubernetes.io/metadata.name": "obs"})
 	eq(t, "scrape port", at(t, np, "spec.ingress.0.ports.0.port"), 8080)
+}
+
+// With sidecars and STRICT mTLS a Prometheus outside the mesh cannot
+// scrape the app's port in plaintext: it scrapes the agent's merged
+// metrics, which the pods' annotations point at the app's /metrics, and
+// the NetworkPolicy opens that port instead.
+func TestSidecarPodsAreScrapedThroughTheMergedMetricsPort(t *testing.T) {
+	const podMonitor = "kubernetes:monitoring.coreos.com/v1:PodMonitor"
+	for _, c := range []struct {
+		mesh, port string
+		path       string
+		netpol     int
+	}{
+		{"sidecars", "targetPort", "/stats/prometheus", 15020},
+		{"policies", "port", "/metrics", 8080},
+	} {
+		cfg := map[string]string{"carrental:monitoringEnabled": "true", "carrental:meshMode": c.mesh}
+		for k, v := range localConfig {
+			cfg[k] = v
+		}
+		r := run(t, "local", cfg)
+		ep := at(t, r.find(t, podMonitor, "monitoring-pods").Inputs, "spec.podMetricsEndpoints.0").(map[string]any)
+		if _, ok := ep[c.port]; !ok || ep["path"] != c.path {
+			t.Errorf("%s: scrape endpoint %v, want %s and %s", c.mesh, ep, c.port, c.path)
+		}
+		eq(t, c.mesh+" scrape port", at(t, r.find(t, "kubernetes:networking.k8s.io/v1:NetworkPolicy", "monitoring-scrape").Inputs, "spec.ingress.0.ports.0.port"), c.netpol)
+		ann := at(t, r.find(t, deployment, "payment").Inputs, "spec.template.metadata.annotations").(map[string]any)
+		if ann["prometheus.io/scrape"] != "true" || ann["prometheus.io/port"] != "8080" || ann["prometheus.io/path"] != "/metrics" {
+			t.Errorf("%s: pod annotations %v do not point at the app's /metrics", c.mesh, ann)
+		}
+	}
 }

@@ -228,7 +228,7 @@ func deploy(ctx *pulumi.Context, cfg config.Config, p platform) error {
 	if cfg.MonitoringEnabled {
 		if _, err := monitoring.New(ctx, "monitoring", monitoring.Args{
 			Namespace: cfg.Namespace, MonitoringNamespace: cfg.MonitoringNamespace, Release: cfg.MonitoringRelease,
-			Objectives: monitoring.DefaultObjectives(), DependsOn: []pulumi.Resource{add.Namespace},
+			Objectives: monitoring.DefaultObjectives(), Sidecars: cfg.MeshMode == config.MeshSidecars, DependsOn: []pulumi.Resource{add.Namespace},
 		}, k8s); err != nil {
 			return err
 		}

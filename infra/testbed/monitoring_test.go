@@ -54,7 +54,8 @@ func TestOperatorAcceptsOurPrometheusRuleAndPodMonitor(t *testing.T) {
 	for _, v := range []struct {
 		plural, kind string
 		spec         map[string]any
-	}{{"prometheusrules", "PrometheusRule", rules}, {"podmonitors", "PodMonitor", monitoring.PodMonitorSpec()}} {
+	}{{"prometheusrules", "PrometheusRule", rules}, {"podmonitors", "PodMonitor", monitoring.PodMonitorSpec(false)},
+		{"podmonitors", "PodMonitor", monitoring.PodMonitorSpec(true)}} {
 		if status, body, err := c.Apply(ctx, v.plural, doc(v.kind, "carrental", v.spec)); err != nil || status >= 300 {
 			t.Errorf("%s rejected: %d %s %v", v.kind, status, body, err)
 		}

@@ -16,6 +16,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/carrental/carrental/infra/config"
+	"github.com/carrental/carrental/infra/monitoring"
 	"github.com/carrental/carrental/svc/contract"
 )
 
@@ -224,7 +225,10 @@ func (w workload) deployment(sa *corev1.ServiceAccount) (*appsv1.Deployment, err
 				MaxSurge: pulumi.Int(MaxSurge), MaxUnavailable: pulumi.Int(MaxUnavailable),
 			},
 		},
-		Template: &corev1.PodTemplateSpecArgs{Metadata: &metav1.ObjectMetaArgs{Labels: w.labels()}, Spec: podSpec},
+		Template: &corev1.PodTemplateSpecArgs{Metadata: &metav1.ObjectMetaArgs{Labels: w.labels(),
+			// Where the pod's metrics are: a sidecar's agent merges them
+			// from there onto the port Prometheus scrapes under mTLS.
+			Annotations: pulumi.ToStringMap(monitoring.ScrapeAnnotations())}, Spec: podSpec},
 	}
 	podSpec.TopologySpreadConstraints = spread(w.name(), w.args.ZoneSpread)
 	if w.args.Autoscaling == nil {
