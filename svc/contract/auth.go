@@ -86,6 +86,9 @@ const (
 	// the address when anonymous).
 	EnvRateLimitRPS   = "RATE_LIMIT_RPS"
 	EnvRateLimitBurst = "RATE_LIMIT_BURST"
+	// EnvGatewayCacheTTL is how long the gateway answers a read of the car
+	// list again without asking management (a duration; 0 turns it off).
+	EnvGatewayCacheTTL = "GATEWAY_CACHE_TTL"
 	// EnvTrustedProxyHops is how many proxies in front of the gateway
 	// append to X-Forwarded-For (the ingress, a load balancer): 0 (the
 	// default) takes the client's address from the connection; N takes
@@ -102,6 +105,10 @@ const (
 	DefaultRateLimitRPS   = 50
 	DefaultRateLimitBurst = 100
 )
+
+// DefaultGatewayCacheTTL bounds how stale a read of the car list may be
+// when it was changed through another gateway replica or by an event.
+const DefaultGatewayCacheTTL = time.Second
 
 // Auth modes (EnvAuthMode).
 const (

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/url"
+	"slices"
 	"strconv"
 	"time"
 
@@ -24,9 +25,16 @@ import (
 // Upstreams gives the base URL of each routed service.
 type Upstreams func(contract.Service) string
 
+// CachedCollections are the collections whose reads the gateway answers
+// from its read cache (see readCache): the car list, read far more often
+// than it changes, the same for every member of staff.
+var CachedCollections = []string{contract.PathCarManagements}
+
 // New returns the gateway handler. transport carries the calls (the
-// resilience transport in production).
-func New(upstreams Upstreams, transport http.RoundTripper, log *slog.Logger, m *endpointmw.Metrics) (http.Handler, error) {
+// resilience transport in production); cacheTTL is how long a read of a
+// CachedCollections page is answered again without asking upstream (0:
+// never).
+func New(upstreams Upstreams, transport http.RoundTripper, log *slog.Logger, m *endpointmw.Metrics, cacheTTL time.Duration) (http.Handler, error) {
 	r := httpx.NewRouter()
 	for prefix, svc := range contract.Routes() {
 		target, err := url.Parse(upstreams(svc))
@@ -41,7 +49,11 @@ func New(upstreams Upstreams, transport http.RoundTripper, log *slog.Logger, m *
 			Transport:    transport,
 			ErrorHandler: proxyError(svc, log),
 		}
-		h := instrument(string(svc), proxy, m)
+		var upstream http.Handler = proxy
+		if cacheTTL > 0 && slices.Contains(CachedCollections, prefix) {
+			upstream = newReadCache(prefix, cacheTTL).handler(proxy)
+		}
+		h := instrument(string(svc), upstream, m)
 		// The prefix itself and everything below it; "/carManagementsX" is
 		// another path and falls through to the JSON 404.
 		r.Handle(prefix, h)

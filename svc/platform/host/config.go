@@ -46,7 +46,10 @@ type Config struct {
 	// Per-client limits (the gateway's): RATE_LIMIT_RPS (default 50; 0
 	// turns the buckets off), RATE_LIMIT_BURST (default 100), and
 	// TRUSTED_PROXY_HOPS (default 0: the client is the connection's peer).
-	RateLimitRPS     float64
+	RateLimitRPS float64
+	// GatewayCacheTTL is GATEWAY_CACHE_TTL, default 1s: the gateway's read
+	// cache of the car list (0: off).
+	GatewayCacheTTL  time.Duration
 	RateLimitBurst   int
 	TrustedProxyHops int
 	upstreams        map[contract.Service]string
@@ -139,6 +142,9 @@ func LoadConfig(service contract.Service, getenv func(string) string) (Config, e
 	}
 	if cfg.RateLimitBurst, err = strconv.Atoi(get(contract.EnvRateLimitBurst, strconv.Itoa(clientlimit.DefaultBurst))); err != nil || cfg.RateLimitBurst < 1 {
 		return Config{}, fmt.Errorf("%s=%q: want a whole number of requests, at least 1", contract.EnvRateLimitBurst, getenv(contract.EnvRateLimitBurst))
+	}
+	if cfg.GatewayCacheTTL, err = time.ParseDuration(get(contract.EnvGatewayCacheTTL, contract.DefaultGatewayCacheTTL.String())); err != nil || cfg.GatewayCacheTTL < 0 {
+		return Config{}, fmt.Errorf("%s=%q: want a duration like 1s (0 turns the gateway's read cache off)", contract.EnvGatewayCacheTTL, getenv(contract.EnvGatewayCacheTTL))
 	}
 	if cfg.TrustedProxyHops, err = strconv.Atoi(get(contract.EnvTrustedProxyHops, "0")); err != nil || cfg.TrustedProxyHops < 0 {
 		return Config{}, fmt.Errorf("%s=%q: want the number of proxies in front that append X-Forwarded-For (0: none)", contract.EnvTrustedProxyHops, getenv(contract.EnvTrustedProxyHops))

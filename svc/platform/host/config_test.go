@@ -48,6 +48,8 @@ func TestLoadConfigRefusesBadValuesNamingTheKey(t *testing.T) {
 		{contract.EnvMaxInFlight, "0"},
 		{contract.EnvSQLiteSync, "off"},
 		{contract.EnvDatabaseMaxConns, "1"},
+		{contract.EnvGatewayCacheTTL, "-1s"},
+		{contract.EnvGatewayCacheTTL, "soon"},
 		{contract.EnvDatabaseMaxConns, "many"},
 		{contract.EnvLogLevel, "loud"},
 		{contract.EnvShutdownDrain, "-1s"},
