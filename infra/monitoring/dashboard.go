@@ -71,8 +71,10 @@ func Dashboard(namespace string, objectives map[contract.Service]Objective) ([]b
 				Max(contract.BreakerOpen))
 		}
 		if s == contract.Gateway {
-			b = b.WithPanel(panel("Clients refused", "reqps", "Requests the per-client limits refused to protect the other clients: rate and queue (429), wait (503).",
+			b = b.WithPanel(panel("Clients refused", "reqps", "Requests the per-client limits refused to protect the other clients: rate, queue and refused tokens (429), wait (503).",
 				[2]string{fmt.Sprintf(`sum by (%s) (rate(%s{%s}[$__rate_interval]))`, contract.LabelReason, contract.Metric(s, contract.MetricClientRejected), sel), "{{" + contract.LabelReason + "}}"}))
+			b = b.WithPanel(panel("Read cache", "reqps", "Reads of the car list the gateway answered from its cache (hit), joined to another read's upstream call (shared), or asked management for (miss).",
+				[2]string{fmt.Sprintf(`sum by (%s) (rate(%s{%s}[$__rate_interval]))`, contract.LabelResult, contract.Metric(s, contract.MetricReadCache), sel), "{{" + contract.LabelResult + "}}"}))
 		}
 		if slices.Contains(contract.Outboxes(), s) {
 			b = b.WithPanel(panel("Outbox", "s", fmt.Sprintf("How long the oldest unpublished event has waited (alerts at %ds and %ds), and how many wait.", OutboxLagWarning, OutboxLagPage),

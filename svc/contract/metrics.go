@@ -33,6 +33,11 @@ const (
 	// MetricClientRejected counts the gateway's refusals that protect the
 	// other clients, by LabelReason (a counter; the gateway only).
 	MetricClientRejected = "client_rejected_total"
+	// MetricReadCache counts the reads the gateway's read cache saw, by
+	// LabelResult: hit (answered from it), shared (a miss that joined
+	// another's upstream call), miss (a call upstream). A counter; the
+	// gateway only.
+	MetricReadCache = "read_cache_total"
 )
 
 // Labels of the metrics above.
@@ -41,6 +46,7 @@ const (
 	LabelOutcome  = "outcome"
 	LabelUpstream = "upstream"
 	LabelReason   = "reason"
+	LabelResult   = "result"
 )
 
 // OutcomeOK is LabelOutcome of a call that succeeded; a failed call's
@@ -98,7 +104,7 @@ func Metrics(s Service) []string {
 		out = append(out, Metric(s, MetricBreakerState))
 	}
 	if s == Gateway {
-		out = append(out, Metric(s, MetricClientRejected))
+		out = append(out, Metric(s, MetricClientRejected), Metric(s, MetricReadCache))
 	}
 	for _, o := range Outboxes() {
 		if o == s {

@@ -10,8 +10,10 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/singleflight"
 
+	"github.com/carrental/carrental/svc/contract"
 	"github.com/carrental/carrental/svc/platform/auth"
 )
 
@@ -39,6 +41,7 @@ type readCache struct {
 	gen     uint64 // bumped by every write: a fill begun before one is not kept
 	entries map[string]cachedAnswer
 	flights singleflight.Group
+	reads   *prometheus.CounterVec // by result: hit, shared, miss
 }
 
 type cachedAnswer struct {
@@ -58,8 +61,28 @@ const (
 // those that belong to the one request that fetched it.
 var uncachedHeaders = []string{"Date", "Connection", "Keep-Alive", "Transfer-Encoding", "Set-Cookie", "Traceparent", "Tracestate", "Content-Length"}
 
-func newReadCache(path string, ttl time.Duration) *readCache {
-	return &readCache{path: path, ttl: ttl, maxKeys: cacheMaxKeys, maxBody: cacheMaxBody, now: time.Now, entries: map[string]cachedAnswer{}}
+// Results of a read, MetricReadCache's label (X-Cache says the same,
+// upper-case).
+const (
+	CacheHit    = "hit"
+	CacheShared = "shared"
+	CacheMiss   = "miss"
+)
+
+// NewReadCacheCounter is MetricReadCache, every result present at 0.
+func NewReadCacheCounter() *prometheus.CounterVec {
+	c := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: contract.Metric(contract.Gateway, contract.MetricReadCache),
+		Help: "Reads of the collections the gateway caches: hit (answered from the cache), shared (joined another read's upstream call), miss (asked upstream).",
+	}, []string{contract.LabelResult})
+	for _, r := range []string{CacheHit, CacheShared, CacheMiss} {
+		c.WithLabelValues(r)
+	}
+	return c
+}
+
+func newReadCache(path string, ttl time.Duration, reads *prometheus.CounterVec) *readCache {
+	return &readCache{path: path, ttl: ttl, maxKeys: cacheMaxKeys, maxBody: cacheMaxBody, now: time.Now, entries: map[string]cachedAnswer{}, reads: reads}
 }
 
 // handler serves next through the cache: reads of the collection from
@@ -114,7 +137,8 @@ func (c *readCache) serve(w http.ResponseWriter, r *http.Request, next http.Hand
 	gen := c.gen
 	c.mu.Unlock()
 	if ok && now.Sub(e.at) < c.ttl {
-		write(w, e.header, e.body, http.StatusOK, "HIT")
+		c.reads.WithLabelValues(CacheHit).Inc()
+		write(w, e.header, e.body, http.StatusOK, CacheHit)
 		return
 	}
 	ch := c.flights.DoChan(strconv.FormatUint(gen, 10)+" "+k, func() (any, error) {
@@ -130,10 +154,11 @@ func (c *readCache) serve(w http.ResponseWriter, r *http.Request, next http.Hand
 	select {
 	case res := <-ch:
 		rec := res.Val.(*recorder)
-		state := "MISS"
+		state := CacheMiss
 		if res.Shared {
-			state = "SHARED"
+			state = CacheShared
 		}
+		c.reads.WithLabelValues(state).Inc()
 		write(w, rec.header, rec.body.Bytes(), rec.status, state)
 	case <-r.Context().Done():
 		// The client left; the fill goes on for the others.
@@ -171,7 +196,7 @@ func write(w http.ResponseWriter, header http.Header, body []byte, status int, s
 		}
 		h[k] = append([]string(nil), vs...)
 	}
-	h.Set("X-Cache", state)
+	h.Set("X-Cache", strings.ToUpper(state))
 	h.Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(status)
 	_, _ = w.Write(body)

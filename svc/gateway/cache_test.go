@@ -25,6 +25,7 @@ import (
 // write bumps) and anyone else 403.
 type cachedWorld struct {
 	h       http.Handler
+	reg     *prometheus.Registry
 	reads   atomic.Int64
 	version atomic.Int64
 	gate    chan struct{} // when set, reads wait for it
@@ -60,12 +61,13 @@ func newCachedWorld(t *testing.T, ttl time.Duration) *cachedWorld {
 		}
 		return http.DefaultTransport.RoundTrip(r)
 	})
+	reg := prometheus.NewRegistry()
 	h, err := gateway.New(func(contract.Service) string { return srv.URL }, tr,
-		slog.New(slog.NewTextHandler(io.Discard, nil)), endpointmw.NewMetrics(prometheus.NewRegistry(), "gateway"), ttl)
+		slog.New(slog.NewTextHandler(io.Discard, nil)), endpointmw.NewMetrics(reg, "gateway"), ttl, reg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	w.h = h
+	w.h, w.reg = h, reg
 	return w
 }
 
@@ -101,6 +103,11 @@ func TestReadCacheAnswersRepeatedReadsOfTheCarList(t *testing.T) {
 	}
 	if n := w.reads.Load(); n != 1 {
 		t.Fatalf("management was asked %d times for one page, want 1", n)
+	}
+	for result, want := range map[string]float64{gateway.CacheHit: 5, gateway.CacheMiss: 1, gateway.CacheShared: 0} {
+		if got := counted(t, w.reg, result); got != want {
+			t.Errorf("%s counted %v, want %v", result, got, want)
+		}
 	}
 	// Another page is another entry; one car is never cached.
 	w.do(t, "GET", "/carManagements?limit=3", contract.RoleStaff)
@@ -196,4 +203,27 @@ func TestReadCacheCoalescesConcurrentMisses(t *testing.T) {
 			t.Fatalf("client %d got %q", i, b)
 		}
 	}
+}
+
+// counted is MetricReadCache's count of result.
+func counted(t *testing.T, reg *prometheus.Registry, result string) float64 {
+	t.Helper()
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range families {
+		if f.GetName() != contract.Metric(contract.Gateway, contract.MetricReadCache) {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == contract.LabelResult && l.GetValue() == result {
+					return m.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	t.Fatalf("no %s series for %s", contract.MetricReadCache, result)
+	return 0
 }

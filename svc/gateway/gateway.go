@@ -15,6 +15,8 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/carrental/carrental/svc/contract"
 	"github.com/carrental/carrental/svc/platform/endpointmw"
 	"github.com/carrental/carrental/svc/platform/errs"
@@ -33,8 +35,12 @@ var CachedCollections = []string{contract.PathCarManagements}
 // New returns the gateway handler. transport carries the calls (the
 // resilience transport in production); cacheTTL is how long a read of a
 // CachedCollections page is answered again without asking upstream (0:
-// never).
-func New(upstreams Upstreams, transport http.RoundTripper, log *slog.Logger, m *endpointmw.Metrics, cacheTTL time.Duration) (http.Handler, error) {
+// never); the cache's counter (MetricReadCache) is registered with reg.
+func New(upstreams Upstreams, transport http.RoundTripper, log *slog.Logger, m *endpointmw.Metrics, cacheTTL time.Duration, reg prometheus.Registerer) (http.Handler, error) {
+	reads := NewReadCacheCounter()
+	if err := reg.Register(reads); err != nil {
+		return nil, err
+	}
 	r := httpx.NewRouter()
 	for prefix, svc := range contract.Routes() {
 		target, err := url.Parse(upstreams(svc))
@@ -51,7 +57,7 @@ func New(upstreams Upstreams, transport http.RoundTripper, log *slog.Logger, m *
 		}
 		var upstream http.Handler = proxy
 		if cacheTTL > 0 && slices.Contains(CachedCollections, prefix) {
-			upstream = newReadCache(prefix, cacheTTL).handler(proxy)
+			upstream = newReadCache(prefix, cacheTTL, reads).handler(proxy)
 		}
 		h := instrument(string(svc), upstream, m)
 		// The prefix itself and everything below it; "/carManagementsX" is

@@ -33,7 +33,7 @@ func TestGatewayRoutesOnlyPublicPaths(t *testing.T) {
 	// payment is down.
 	upstreams[contract.Payment] = "http://127.0.0.1:1"
 	h, err := gateway.New(func(s contract.Service) string { return upstreams[s] }, http.DefaultTransport,
-		slog.New(slog.NewTextHandler(io.Discard, nil)), endpointmw.NewMetrics(prometheus.NewRegistry(), "gateway"), contract.DefaultGatewayCacheTTL)
+		slog.New(slog.NewTextHandler(io.Discard, nil)), endpointmw.NewMetrics(prometheus.NewRegistry(), "gateway"), contract.DefaultGatewayCacheTTL, prometheus.NewRegistry())
 	if err != nil {
 		t.Fatal(err)
 	}

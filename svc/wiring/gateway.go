@@ -23,7 +23,7 @@ func Gateway() host.Spec {
 		Service: contract.Gateway,
 		API:     PublicAPI(),
 		Build: func(_ context.Context, d *host.Deps) (*host.Built, error) {
-			h, err := gateway.New(d.Config.Upstream, d.HTTP.Transport, d.Log, d.Metrics, d.Config.GatewayCacheTTL)
+			h, err := gateway.New(d.Config.Upstream, d.HTTP.Transport, d.Log, d.Metrics, d.Config.GatewayCacheTTL, d.Registry)
 			if err != nil {
 				return nil, err
 			}
