@@ -24,6 +24,8 @@ import (
 	"go.opentelemetry.io/otel/trace/noop"
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/carrental/carrental/svc/contract"
 )
 
 // Dialect is the SQL engine behind a DB. Queries use $1-style placeholders,
@@ -92,9 +94,10 @@ type Config struct {
 	DatabaseURL string // PostgreSQL DSN; empty selects SQLite
 	Schema      string // PostgreSQL schema; default Name (tests use their own)
 	Sync        Sync   // SQLite: SyncNormal (default) or SyncFull
-	// MaxConns caps the PostgreSQL pool of this process (0: 10). Every pod
-	// of every service holds its own pool, so the stack divides the
-	// server's max_connections among them (DATABASE_MAX_CONNS).
+	// MaxConns caps the PostgreSQL pool of this process (0:
+	// contract.DefaultDatabaseMaxConns). Every pod of every service holds
+	// its own pool, so the stack divides the server's max_connections
+	// among them (DATABASE_MAX_CONNS).
 	MaxConns int
 	// Tracer makes a span of every transaction (nil: none).
 	Tracer trace.Tracer
@@ -197,7 +200,7 @@ func openPostgres(ctx context.Context, cfg Config) (*DB, error) {
 	// the bench's reservations at 154/s with PostgreSQL mostly idle.
 	conns := cfg.MaxConns
 	if conns <= 0 {
-		conns = 10
+		conns = contract.DefaultDatabaseMaxConns
 	}
 	db.SetMaxOpenConns(conns)
 	db.SetMaxIdleConns(conns)
