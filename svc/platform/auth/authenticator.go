@@ -156,20 +156,14 @@ func (a *Authenticator) Authenticate(r *http.Request) (*Identity, error) {
 	if len(h) > 1 {
 		return nil, fmt.Errorf("%w: more than one Authorization header", ErrInvalidToken)
 	}
-	scheme, raw, ok := strings.Cut(h[0], " ")
-	raw = strings.TrimSpace(raw)
-	if !ok || !strings.EqualFold(scheme, "Bearer") || raw == "" {
+	raw, ok := bearer(h[0])
+	if !ok {
 		return nil, fmt.Errorf("%w: want Authorization: Bearer <token>", ErrInvalidToken)
 	}
 	// A token already verified here needs no parsing either: the gateway
 	// and every service see the same token on every request.
-	for _, v := range []*Verifier{a.users, a.services} {
-		if v == nil {
-			continue
-		}
-		if id, ok := v.cached(raw); ok {
-			return id, nil
-		}
+	if id, ok := a.cachedIdentity(raw); ok {
+		return id, nil
 	}
 	tok, err := jwt.ParseSigned(raw, Algorithms)
 	if err != nil {
@@ -236,20 +230,34 @@ func (a *Authenticator) verifiedBefore(r *http.Request) bool {
 	if a.off {
 		return true
 	}
-	scheme, raw, ok := strings.Cut(r.Header.Get("Authorization"), " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") {
+	raw, ok := bearer(r.Header.Get("Authorization"))
+	if !ok {
 		return false
 	}
+	_, ok = a.cachedIdentity(raw)
+	return ok
+}
+
+// bearer is the token of an Authorization header's value, when it is
+// "Bearer <token>".
+func bearer(header string) (string, bool) {
+	scheme, raw, ok := strings.Cut(header, " ")
 	raw = strings.TrimSpace(raw)
+	return raw, ok && strings.EqualFold(scheme, "Bearer") && raw != ""
+}
+
+// cachedIdentity is the identity of raw when the users' or the services'
+// verifier holds it as verified.
+func (a *Authenticator) cachedIdentity(raw string) (*Identity, bool) {
 	for _, v := range []*Verifier{a.users, a.services} {
 		if v == nil {
 			continue
 		}
-		if _, ok := v.cached(raw); ok {
-			return true
+		if id, ok := v.cached(raw); ok {
+			return id, true
 		}
 	}
-	return false
+	return nil, false
 }
 
 // RefuseToken answers 401 for a token that is not valid.
