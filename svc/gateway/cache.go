@@ -104,7 +104,7 @@ func (c *readCache) handler(next http.Handler) http.Handler {
 
 func noCache(r *http.Request) bool {
 	for _, v := range r.Header.Values("Cache-Control") {
-		if strings.Contains(strings.ToLower(v), "no-cache") || strings.Contains(strings.ToLower(v), "no-store") {
+		if v = strings.ToLower(v); strings.Contains(v, "no-cache") || strings.Contains(v, "no-store") {
 			return true
 		}
 	}
