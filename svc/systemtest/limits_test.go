@@ -24,14 +24,7 @@ func TestClientOverItsBurstIsRefusedOthersServed(t *testing.T) {
 		// client makes the API of one client; i tells them apart.
 		client func(t *testing.T, base string, i int) *api
 	}{
-		{"by address", nil, func(t *testing.T, base string, i int) *api {
-			a := newAPI(t, base)
-			tr := http.DefaultTransport.(*http.Transport).Clone()
-			d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, byte(10+i))}}
-			tr.DialContext = d.DialContext
-			a.http.Transport = newContractChecker(t, tr)
-			return a
-		}},
+		{"by address", nil, func(t *testing.T, base string, i int) *api { return fromLoopback(t, base, byte(10+i)) }},
 		{"behind one proxy", map[string]string{contract.EnvTrustedProxyHops: "1"}, func(t *testing.T, base string, i int) *api {
 			a := newAPI(t, base)
 			// What the proxy appends is the last entry; the client's own
@@ -70,6 +63,17 @@ func TestClientOverItsBurstIsRefusedOthersServed(t *testing.T) {
 			}
 		})
 	}
+}
+
+// fromLoopback is a client of base whose connections come from
+// 127.0.0.<host>: another address to the gateway's per-client limits.
+func fromLoopback(t *testing.T, base string, host byte) *api {
+	a := newAPI(t, base)
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, host)}}
+	tr.DialContext = d.DialContext
+	a.http.Transport = newContractChecker(t, tr)
+	return a
 }
 
 // Request headers over 60 KiB answer 431 in JSON through the gateway; a
@@ -134,14 +138,7 @@ func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { retu
 func TestForgedTokensAreChargedToTheirAddress(t *testing.T) {
 	const burst = 5
 	sys := startLocal(t, map[string]string{contract.EnvRateLimitRPS: "0.2", contract.EnvRateLimitBurst: strconv.Itoa(burst)})
-	from := func(i int) *api {
-		a := newAPI(t, sys.Gateway())
-		tr := http.DefaultTransport.(*http.Transport).Clone()
-		d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, byte(20+i))}}
-		tr.DialContext = d.DialContext
-		a.http.Transport = newContractChecker(t, tr)
-		return a
-	}
+	from := func(i int) *api { return fromLoopback(t, sys.Gateway(), byte(20+i)) }
 	forger := from(1).as("eyJhbGciOiJSUzI1NiIsImtpZCI6ImZvcmdlZCJ9.eyJzdWIiOiJtYWxsb3J5In0.c2lnbmF0dXJl")
 	neighbour := from(1).as(mint(t, sys, contract.RoleCustomer, "cust-neighbour"))
 	neighbour.expect(200, "GET", "/carInformations", "")
