@@ -52,6 +52,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	quick := fs.Bool("quick", false, "shorter runs (smoke)")
 	only := fs.String("only", "", "comma-separated subset of: a,b,c,d,e,burst,siege,flood,forged,tracing,auth")
+	engines := fs.String("engines", "sqlite,full,postgres", "(b): comma-separated subset of the engines to book on: sqlite, full (SQLite synchronous full), postgres")
 	profile := fs.String("profile", "", "directory: write a 5 s CPU profile of the system under each timed load into it (go tool pprof)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -74,7 +75,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	if err := build.Run(); err != nil {
 		return err
 	}
-	b := &bench{ctx: ctx, out: out, bin: bin, tmp: tmp, cfg: cfg, profileDir: *profile}
+	b := &bench{ctx: ctx, out: out, bin: bin, tmp: tmp, cfg: cfg, profileDir: *profile, engines: ","+*engines+","}
 	if b.profileDir != "" {
 		if err := os.MkdirAll(b.profileDir, 0o755); err != nil {
 			return err
@@ -116,6 +117,7 @@ type bench struct {
 	// profileDir, when set, receives a CPU profile of the last started
 	// system under each load.
 	profileDir string
+	engines    string // ",sqlite,full,postgres,": the ones (b) books on
 	last       *system
 	profiles   int
 }
@@ -373,11 +375,20 @@ func (b *bench) throughput() error {
 // 20 clients, on the default embedded SQLite and on PostgreSQL (the
 // machine's, database test, in schemas of this run's own).
 func (b *bench) reservationLatency() error {
-	engines := []struct{ name, env string }{{"SQLite", ""}, {"SQLite full", contract.EnvSQLiteSync + "=full"}}
-	if dsn := postgresDSN(); dsn != "" {
-		engines = append(engines, struct{ name, env string }{"PostgreSQL", "DATABASE_URL=" + dsn})
-	} else {
-		b.note("(b) PostgreSQL: skipped, none reachable at %s (scripts/ensure-postgres starts it)", defaultPostgres)
+	type engine struct{ name, env string }
+	var engines []engine
+	if strings.Contains(b.engines, ",sqlite,") {
+		engines = append(engines, engine{"SQLite", ""})
+	}
+	if strings.Contains(b.engines, ",full,") {
+		engines = append(engines, engine{"SQLite full", contract.EnvSQLiteSync + "=full"})
+	}
+	if strings.Contains(b.engines, ",postgres,") {
+		if dsn := postgresDSN(); dsn != "" {
+			engines = append(engines, engine{"PostgreSQL", "DATABASE_URL=" + dsn})
+		} else {
+			b.note("(b) PostgreSQL: skipped, none reachable at %s (scripts/ensure-postgres starts it)", defaultPostgres)
+		}
 	}
 	for _, engine := range engines {
 		prefix := fmt.Sprintf("bench%d_", time.Now().UnixNano()%1e9)
