@@ -189,7 +189,7 @@ func TestRentalStoryOnPostgreSQL(t *testing.T) {
 		t.Skipf("PostgreSQL %s unreachable: %v", dsn, err)
 	}
 	defer db.Close()
-	prefix := "story_" + event.NewID()[:8] + "_"
+	prefix := "story_" + event.RandomSuffix(8) + "_"
 	t.Cleanup(func() {
 		for _, s := range contract.Services() {
 			_, _ = db.Exec(`DROP SCHEMA IF EXISTS "` + prefix + string(s) + `" CASCADE`)

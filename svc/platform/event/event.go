@@ -72,9 +72,26 @@ func (e Event) Decode(v any) error {
 	return nil
 }
 
-// NewID returns a random 128-bit identifier in hex.
+// NewID returns a 128-bit identifier in hex: 48 bits of Unix milliseconds,
+// then 80 random bits (UUIDv7's layout, without its version bits). Random
+// IDs put every consumer's inbox row, and so its commit, on a different
+// B-tree page; time-ordered ones append to the last page, which a commit
+// and a checkpoint then write once for many events. Only the random tail
+// is unique on its own: use RandomSuffix where a short unique name is due.
 func NewID() string {
 	var b [16]byte
-	_, _ = rand.Read(b[:])
+	ms := uint64(time.Now().UnixMilli())
+	for i := 5; i >= 0; i-- {
+		b[i] = byte(ms)
+		ms >>= 8
+	}
+	_, _ = rand.Read(b[6:])
 	return hex.EncodeToString(b[:])
+}
+
+// RandomSuffix returns n (at most 20) random hex digits, for names that
+// must not clash with another run's.
+func RandomSuffix(n int) string {
+	id := NewID()
+	return id[len(id)-min(n, 20):]
 }

@@ -172,7 +172,7 @@ func TestPostgresPoolKeepsItsConnectionsAfterABurst(t *testing.T) {
 func TestPostgresPoolStaysWithinItsShare(t *testing.T) {
 	sqldbtest.Postgres(t, "sqldb_share", migrations) // skips or fails when there is no server
 	ctx := context.Background()
-	app := "carrental_share_" + event.NewID()[:12]
+	app := "carrental_share_" + event.RandomSuffix(12)
 	dsn := sqldbtest.PostgresDSN()
 	if strings.Contains(dsn, "?") {
 		dsn += "&application_name=" + app

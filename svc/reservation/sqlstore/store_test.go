@@ -2,12 +2,17 @@ package sqlstore_test
 
 import (
 	"context"
+	"errors"
+	"io/fs"
 	"strings"
 	"testing"
+	"testing/fstest"
+	"time"
 
 	"github.com/carrental/carrental/svc/platform/sqldb"
 	"github.com/carrental/carrental/svc/platform/sqldb/sqldbtest"
 	"github.com/carrental/carrental/svc/platform/value"
+	"github.com/carrental/carrental/svc/reservation"
 	"github.com/carrental/carrental/svc/reservation/sqlstore"
 )
 
@@ -28,4 +33,40 @@ func TestCorruptTimestampIsAnErrorWithTheRowsKey(t *testing.T) {
 			t.Fatalf("List: %v", err)
 		}
 	})
+}
+
+// A database made before reservations went WITHOUT ROWID keeps its rows, and
+// the rebuilt table still holds one active reservation per car.
+func TestUpgradedReservationsKeepRowsAndTheOneActivePerCarRule(t *testing.T) {
+	ctx := context.Background()
+	first, err := fs.ReadFile(sqlstore.Migrations, "001_reservations.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := sqldb.Open(ctx, sqldb.Config{Name: "reservation", DataDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := db.Migrate(ctx, fstest.MapFS{"001_reservations.sql": {Data: first}}); err != nil {
+		t.Fatal(err)
+	}
+	store := sqlstore.Store{DB: db}
+	held := reservation.Reservation{ResrvNo: "res01", CarNo: "car01", CustNo: "cus01", PaymtNo: "pay01", ProcStatus: reservation.Reserved,
+		RentalAmt: 10000, ResrvDt: "20200801", RentalDt: "20200802", ReturnDt: "20200805", UpdatedAt: time.Date(2020, 8, 1, 9, 0, 0, 0, time.UTC)}
+	if err := store.Claim(ctx, held); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Migrate(ctx, sqlstore.Migrations); err != nil {
+		t.Fatal(err)
+	}
+	got, err := store.Get(ctx, "res01")
+	if err != nil || got != held {
+		t.Fatalf("after the upgrade: %+v, %v; want %+v", got, err, held)
+	}
+	other := held
+	other.ResrvNo, other.PaymtNo = "res02", "pay02"
+	if err := store.Claim(ctx, other); !errors.Is(err, reservation.ErrCarTaken) {
+		t.Fatalf("a second active reservation of car01: %v, want ErrCarTaken", err)
+	}
 }

@@ -67,7 +67,7 @@ func Postgres(t testing.TB, name string, migrations fs.FS) *sqldb.DB {
 		}
 		t.Skipf("PostgreSQL at %s unreachable (scripts/test starts it): %v", dsn, err)
 	}
-	schema := fmt.Sprintf("t_%s_%s", strings.ToLower(name), event.NewID()[:12])
+	schema := fmt.Sprintf("t_%s_%s", strings.ToLower(name), event.RandomSuffix(12))
 	db, err := sqldb.Open(context.Background(), sqldb.Config{Name: name, DatabaseURL: dsn, Schema: schema})
 	if err != nil {
 		t.Fatal(err)
