@@ -75,7 +75,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	if err := build.Run(); err != nil {
 		return err
 	}
-	b := &bench{ctx: ctx, out: out, bin: bin, tmp: tmp, cfg: cfg, profileDir: *profile, engines: ","+*engines+","}
+	b := &bench{ctx: ctx, out: out, bin: bin, tmp: tmp, cfg: cfg, profileDir: *profile, engines: "," + *engines + ","}
 	if b.profileDir != "" {
 		if err := os.MkdirAll(b.profileDir, 0o755); err != nil {
 			return err
