@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -218,5 +220,51 @@ func TestPostgresPoolStaysWithinItsShare(t *testing.T) {
 	}
 	if most > share || most == 0 {
 		t.Fatalf("the server saw up to %d connections of a pool of %d under %d callers", most, share, 4*share)
+	}
+}
+
+// The checkpointer copies commits into the database file on its own, off
+// the commit path: soon after a write the main file alone (what a power
+// loss leaves if the WAL's tail is gone) holds it, well before SQLite's
+// own checkpoint would have run (the backstop, thousands of pages later).
+func TestCheckpointerCopiesCommitsIntoTheDatabaseFile(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	db, err := sqldb.Open(ctx, sqldb.Config{Name: "ckpt", DataDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.ExecContext(ctx, `CREATE TABLE t (k TEXT PRIMARY KEY) WITHOUT ROWID`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.ExecContext(ctx, `INSERT INTO t (k) VALUES ('committed')`); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(20 * sqldb.CheckpointInterval)
+	for {
+		// The main file alone, copied as it is now, without its WAL.
+		raw, err := os.ReadFile(filepath.Join(dir, "ckpt.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		copyDir := t.TempDir()
+		if err := os.WriteFile(filepath.Join(copyDir, "ckpt.db"), raw, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		alone, err := sqldb.Open(ctx, sqldb.Config{Name: "ckpt", DataDir: copyDir})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var n int
+		err = alone.QueryRowContext(ctx, `SELECT COUNT(*) FROM t WHERE k = 'committed'`).Scan(&n)
+		alone.Close()
+		if err == nil && n == 1 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the database file alone still lacks the commit after %v (count %d, %v)", 20*sqldb.CheckpointInterval, n, err)
+		}
+		time.Sleep(sqldb.CheckpointInterval / 2)
 	}
 }
