@@ -22,6 +22,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -75,7 +76,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	if err := build.Run(); err != nil {
 		return err
 	}
-	b := &bench{ctx: ctx, out: out, bin: bin, tmp: tmp, cfg: cfg, profileDir: *profile, engines: "," + *engines + ","}
+	b := &bench{ctx: ctx, out: out, bin: bin, tmp: tmp, cfg: cfg, profileDir: *profile, engines: *engines}
 	if b.profileDir != "" {
 		if err := os.MkdirAll(b.profileDir, 0o755); err != nil {
 			return err
@@ -92,7 +93,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		{"auth", b.authOverhead},
 	}
 	for _, s := range steps {
-		if *only != "" && !strings.Contains(","+*only+",", ","+s.name+",") {
+		if *only != "" && !listed(*only, s.name) {
 			continue
 		}
 		if err := s.fn(); err != nil {
@@ -106,6 +107,11 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	return nil
 }
 
+// listed reports whether name is one of list's comma-separated items.
+func listed(list, name string) bool {
+	return slices.Contains(strings.Split(list, ","), name)
+}
+
 type bench struct {
 	ctx     context.Context
 	out     io.Writer
@@ -117,7 +123,7 @@ type bench struct {
 	// profileDir, when set, receives a CPU profile of the last started
 	// system under each load.
 	profileDir string
-	engines    string // ",sqlite,full,postgres,": the ones (b) books on
+	engines    string // "sqlite,full,postgres": the ones (b) books on
 	last       *system
 	profiles   int
 }
@@ -377,13 +383,13 @@ func (b *bench) throughput() error {
 func (b *bench) reservationLatency() error {
 	type engine struct{ name, env string }
 	var engines []engine
-	if strings.Contains(b.engines, ",sqlite,") {
+	if listed(b.engines, "sqlite") {
 		engines = append(engines, engine{"SQLite", ""})
 	}
-	if strings.Contains(b.engines, ",full,") {
+	if listed(b.engines, "full") {
 		engines = append(engines, engine{"SQLite full", contract.EnvSQLiteSync + "=full"})
 	}
-	if strings.Contains(b.engines, ",postgres,") {
+	if listed(b.engines, "postgres") {
 		if dsn := postgresDSN(); dsn != "" {
 			engines = append(engines, engine{"PostgreSQL", "DATABASE_URL=" + dsn})
 		} else {
