@@ -43,14 +43,7 @@ func TestUpgradedReservationsKeepRowsAndTheOneActivePerCarRule(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	db, err := sqldb.Open(ctx, sqldb.Config{Name: "reservation", DataDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	if err := db.Migrate(ctx, fstest.MapFS{"001_reservations.sql": {Data: first}}); err != nil {
-		t.Fatal(err)
-	}
+	db := sqldbtest.SQLite(t, "reservation", fstest.MapFS{"001_reservations.sql": {Data: first}})
 	store := sqlstore.Store{DB: db}
 	held := reservation.Reservation{ResrvNo: "res01", CarNo: "car01", CustNo: "cus01", PaymtNo: "pay01", ProcStatus: reservation.Reserved,
 		RentalAmt: 10000, ResrvDt: "20200801", RentalDt: "20200802", ReturnDt: "20200805", UpdatedAt: time.Date(2020, 8, 1, 9, 0, 0, 0, time.UTC)}
