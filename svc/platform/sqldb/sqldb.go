@@ -164,8 +164,10 @@ func openSQLite(ctx context.Context, cfg Config) (*DB, error) {
 	}
 	// WAL: readers never block the writer nor it them. Immediate
 	// transactions take the write lock up front so two writers never
-	// deadlock upgrading a read lock.
-	dsn := "file:" + path + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)" +
+	// deadlock upgrading a read lock. The driver runs the _pragma list in
+	// lexical order and _journal_mode after it: page_size must come first,
+	// since turning WAL on creates the file with the default page size.
+	dsn := "file:" + path + fmt.Sprintf("?_pragma=busy_timeout(10000)&_pragma=page_size(%d)&_journal_mode=WAL", PageSize) +
 		"&_pragma=synchronous(" + string(sync) + ")&_pragma=foreign_keys(1)&_txlock=immediate" +
 		fmt.Sprintf("&_pragma=wal_autocheckpoint(%d)&_pragma=journal_size_limit(%d)", backstopCheckpointPages, walSizeLimit)
 	db, err := sql.Open(cachedDriver, dsn)
@@ -194,6 +196,16 @@ func openSQLite(ctx context.Context, cfg Config) (*DB, error) {
 	}
 	return &DB{DB: db, read: read, checkpoints: stop, Dialect: SQLite, Where: path + " (synchronous " + string(sync) + ")"}, nil
 }
+
+// PageSize is the page size of every new SQLite database, a quarter of
+// SQLite's default. A commit writes each page it changed whole into the WAL
+// and a checkpoint copies it again, while a reservation's commits change a
+// few hundred bytes per page: with 4 KiB pages a booking wrote about 85 KB
+// to the disk. Alternating runs of bench (b): p99 59 -> 51 ms, +7 % req/s
+// (2 KiB pages: within noise of 4). A database made with another page size
+// keeps it (WAL fixes it at creation; changing it takes a VACUUM outside
+// WAL mode) and works as before.
+const PageSize = 1024
 
 // walSizeLimit is what the WAL file is truncated to when SQLite starts it
 // over after a full checkpoint (a burst's WAL is not kept on disk).

@@ -268,3 +268,47 @@ func TestCheckpointerCopiesCommitsIntoTheDatabaseFile(t *testing.T) {
 		time.Sleep(sqldb.CheckpointInterval / 2)
 	}
 }
+
+func pageSize(t *testing.T, db *sqldb.DB) int {
+	t.Helper()
+	var n int
+	if err := db.QueryRowContext(context.Background(), `PRAGMA page_size`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// New databases get sqldb.PageSize pages; one an older release made with
+// SQLite's default 4 KiB pages keeps them and its rows, and takes writes.
+func TestSQLitePageSizeForNewDatabasesOnly(t *testing.T) {
+	ctx := context.Background()
+	fresh := sqldbtest.SQLite(t, "fresh", migrations)
+	if got := pageSize(t, fresh); got != sqldb.PageSize {
+		t.Fatalf("a new database has %d-byte pages, want %d", got, sqldb.PageSize)
+	}
+
+	dir := t.TempDir()
+	old, err := sql.Open("sqlite", "file:"+filepath.Join(dir, "old.db")+"?_pragma=page_size(4096)&_journal_mode=WAL")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := old.Exec(`CREATE TABLE cars (car_no TEXT PRIMARY KEY, amount BIGINT NOT NULL); INSERT INTO cars VALUES ('car01', 1)`); err != nil {
+		t.Fatal(err)
+	}
+	old.Close()
+	db, err := sqldb.Open(ctx, sqldb.Config{Name: "old", DataDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if got := pageSize(t, db); got != 4096 {
+		t.Fatalf("the older database has %d-byte pages now, want its 4096", got)
+	}
+	if _, err := db.ExecContext(ctx, `INSERT INTO cars VALUES ('car02', 2)`); err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	if err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM cars`).Scan(&n); err != nil || n != 2 {
+		t.Fatalf("%d cars (%v), want the old one and the new one", n, err)
+	}
+}
