@@ -50,42 +50,37 @@ func (s *service) Reserve(ctx context.Context, r ReserveRequest) (Reservation, b
 	if owner != "" && r.CustNo != owner {
 		return Reservation{}, false, errs.E(errs.Forbidden, "a customer reserves for themselves only: custNo must be %q", owner)
 	}
-	existing, err := s.repo.Get(ctx, r.ResrvNo)
+	// A new reservation is the common case: claim first, and read what is
+	// stored only when the claim says the resrvNo (or, for a replay, its car)
+	// is taken.
+	err = s.claim(ctx, r)
+	if err == nil {
+		return s.charge(ctx, r)
+	}
+	existing, getErr := s.repo.Get(ctx, r.ResrvNo)
 	switch {
-	case err == nil && !auth.MaySee(ctx, existing.CustNo):
+	case errors.Is(getErr, ErrNotFound) && errors.Is(err, ErrExists):
+		// Released between the claim and the read (its payment was
+		// refused): the resrvNo is free again.
+		return s.Reserve(ctx, r)
+	case errors.Is(getErr, ErrNotFound):
+		return Reservation{}, false, err
+	case getErr != nil:
+		return Reservation{}, false, getErr
+	case !auth.MaySee(ctx, existing.CustNo):
 		// Another customer's: a clash, without saying whose or with what.
 		return Reservation{}, false, errs.E(errs.Conflict, "reservation %s is taken; choose another resrvNo", r.ResrvNo)
-	case err == nil:
-		if !r.matches(existing) {
-			return Reservation{}, false, errs.E(errs.Conflict, "reservation %s exists with other values", r.ResrvNo)
-		}
-		if existing.ProcStatus != Pending {
-			return existing, false, nil // a replay
-		}
-		// A PENDING reservation is an earlier attempt cut short (a crash,
-		// payment unreachable): resume it. Payment is idempotent per
-		// resrvNo, so this never charges twice.
-	case errors.Is(err, ErrNotFound):
-		if err := s.claim(ctx, r); err != nil {
-			// A concurrent request for this resrvNo may have claimed it, or
-			// booked it entirely, since the read above: the car then looks
-			// taken, but to this request it is a replay, not a clash.
-			if errors.Is(err, ErrExists) || errs.Is(err, errs.Conflict) && s.exists(ctx, r.ResrvNo) {
-				return s.Reserve(ctx, r)
-			}
-			return Reservation{}, false, err
-		}
-	default:
-		return Reservation{}, false, err
+	case !r.matches(existing):
+		return Reservation{}, false, errs.E(errs.Conflict, "reservation %s exists with other values", r.ResrvNo)
+	case existing.ProcStatus != Pending:
+		// A replay. Its car may look taken (by this very reservation) or be
+		// gone since: the stored reservation answers, not the claim.
+		return existing, false, nil
 	}
+	// A PENDING reservation is an earlier attempt cut short (a crash,
+	// payment unreachable) or a concurrent twin still charging: resume it.
+	// Payment is idempotent per resrvNo, so this never charges twice.
 	return s.charge(ctx, r)
-}
-
-// exists reports whether resrvNo is stored now (an error counts as no:
-// the caller then reports its own conflict).
-func (s *service) exists(ctx context.Context, resrvNo string) bool {
-	_, err := s.repo.Get(ctx, resrvNo)
-	return err == nil
 }
 
 // claim checks the car with management and holds it with a PENDING row;

@@ -184,6 +184,44 @@ func TestReplayThatFindsTheCarBookedByItsTwin(t *testing.T) {
 	})
 }
 
+// carsDown is management unreachable.
+type carsDown struct{}
+
+func (carsDown) Car(context.Context, string) (reservation.Car, error) {
+	return reservation.Car{}, errs.E(errs.Unavailable, "management is unavailable")
+}
+
+// A replay is answered from the stored reservation whatever management says
+// of its car now: booked by this very reservation, removed since, or
+// management unreachable. A new reservation still needs the car.
+func TestReplayAnswersFromTheStoredReservation(t *testing.T) {
+	sqldbtest.Each(t, "reservation", sqlstore.Migrations, func(t *testing.T, db *sqldb.DB) {
+		ctx := auth.AsStaff(context.Background())
+		pay := &fakePayments{charged: map[string]string{}}
+		first, _, err := newService(db, fakeCars{"car01": "WAITING"}, pay).Reserve(ctx, request("r1", "car01"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for name, cars := range map[string]reservation.Cars{
+			"car booked by it": fakeCars{"car01": "RESERVED"},
+			"car removed":      fakeCars{},
+			"management down":  carsDown{},
+		} {
+			svc := reservation.NewService(sqlstore.Store{DB: db}, cars, pay, time.Now, func() {}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+			res, created, err := svc.Reserve(ctx, request("r1", "car01"))
+			if err != nil || created || res.ResrvNo != first.ResrvNo || res.ProcStatus != reservation.Reserved {
+				t.Errorf("%s: replay answered %+v created=%v %v, want the stored reservation", name, res, created, err)
+			}
+			if _, _, err := svc.Reserve(ctx, request("r2", "car01")); err == nil {
+				t.Errorf("%s: a new reservation of car01 was booked", name)
+			}
+		}
+		if pay.approvals != 1 {
+			t.Fatalf("%d approvals, want 1", pay.approvals)
+		}
+	})
+}
+
 func TestPaymentFailures(t *testing.T) {
 	ctx := auth.AsStaff(context.Background())
 	cases := []struct {
