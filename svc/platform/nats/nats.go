@@ -283,7 +283,7 @@ func Consume(ctx context.Context, js jetstream.JetStream, c Consumer, log *slog.
 			_ = msg.NakWithDelay(delay)
 			return
 		}
-		if err := msg.DoubleAck(ctx); err != nil {
+		if err := msg.Ack(); err != nil {
 			log.WarnContext(ctx, "ack failed; the event will be redelivered and skipped by the inbox", "id", evt.ID, "err", err)
 		}
 	})
