@@ -200,8 +200,8 @@ func openSQLite(ctx context.Context, cfg Config) (*DB, error) {
 // PageSize is the page size of every new SQLite database, a quarter of
 // SQLite's default. A commit writes each page it changed whole into the WAL
 // and a checkpoint copies it again, while a reservation's commits change a
-// few hundred bytes per page: with 4 KiB pages a booking wrote about 85 KB
-// to the disk. Alternating runs of bench (b): p99 59 -> 51 ms, +7 % req/s
+// few hundred bytes per page: a booking wrote 66 KB to the disk with 4 KiB
+// pages, 27 KB with 1 KiB (the process's write_bytes). Alternating runs of bench (b): p99 59 -> 51 ms, +7 % req/s
 // (2 KiB pages: within noise of 4). A database made with another page size
 // keeps it (WAL fixes it at creation; changing it takes a VACUUM outside
 // WAL mode) and works as before.
