@@ -18,6 +18,7 @@ import (
 // the event will be applied on redelivery.
 func Apply(ctx context.Context, db *sqldb.DB, consumer string, evt event.Event, fn func(ctx context.Context, tx *sql.Tx) error) (applied bool, err error) {
 	err = db.Tx(ctx, func(tx *sql.Tx) error {
+		applied = false // a second run starts over (sqldb.DB.Tx)
 		res, err := tx.ExecContext(ctx,
 			`INSERT INTO inbox (consumer, event_id, applied_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`,
 			consumer, evt.ID, time.Now().UTC().Format(time.RFC3339Nano))

@@ -216,6 +216,7 @@ func Pending(ctx context.Context, db *sqldb.DB) (int, error) {
 func UpdateWithEvent(ctx context.Context, db *sqldb.DB, evt *event.Event, query string, args ...any) (bool, error) {
 	changed := false
 	err := db.Tx(ctx, func(tx *sql.Tx) error {
+		changed = false // a second run starts over (sqldb.DB.Tx)
 		res, err := tx.ExecContext(ctx, query, args...)
 		if err != nil {
 			return err

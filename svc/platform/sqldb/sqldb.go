@@ -49,6 +49,28 @@ type DB struct {
 	// Where names the file or schema, for logs.
 	Where  string
 	tracer trace.Tracer
+	// writes queues and groups SQLite's writers (nil: PostgreSQL's pool
+	// writes in parallel).
+	writes *writeQueue
+}
+
+// ExecContext runs one write outside a transaction, in its turn (SQLite:
+// possibly in a group's transaction; see writeQueue).
+func (db *DB) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if db.writes == nil {
+		return db.DB.ExecContext(ctx, query, args...)
+	}
+	var res sql.Result
+	err := db.writes.write(&pendingWrite{ctx: ctx, done: make(chan error, 1),
+		fn: func(tx *sql.Tx) (err error) {
+			res, err = tx.ExecContext(ctx, query, args...)
+			return err
+		},
+		alone: func() (err error) {
+			res, err = db.DB.ExecContext(ctx, query, args...)
+			return err
+		}})
+	return res, err
 }
 
 // QueryContext reads from the read pool, if any.
@@ -174,8 +196,8 @@ func openSQLite(ctx context.Context, cfg Config) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sqlite %s: %w", path, err)
 	}
-	// SQLite has one writer; one connection queues writers in Go instead of
-	// bouncing them off SQLITE_BUSY under load.
+	// SQLite has one writer; one connection, and writeQueue in front of
+	// it, queue writers in Go instead of bouncing them off SQLITE_BUSY.
 	db.SetMaxOpenConns(1)
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()
@@ -194,7 +216,7 @@ func openSQLite(ctx context.Context, cfg Config) (*DB, error) {
 		db.Close()
 		return nil, fmt.Errorf("sqlite %s: %w", path, err)
 	}
-	return &DB{DB: db, read: read, checkpoints: stop, Dialect: SQLite, Where: path + " (synchronous " + string(sync) + ")"}, nil
+	return &DB{DB: db, read: read, checkpoints: stop, writes: &writeQueue{db: db}, Dialect: SQLite, Where: path + " (synchronous " + string(sync) + ")"}, nil
 }
 
 // PageSize is the page size of every new SQLite database, a quarter of
@@ -302,7 +324,11 @@ func redact(dsn string) string {
 }
 
 // Tx runs fn in a transaction, committing when it returns nil and rolling
-// back otherwise.
+// back otherwise. On SQLite the transaction may be shared with other
+// writers (group commit; see writeQueue), and fn may run a second time
+// after a first run was rolled back because another writer of the group
+// failed: fn works only through tx and sets what it reports afresh on
+// each run. It returns after the commit that holds fn's work.
 func (db *DB) Tx(ctx context.Context, fn func(tx *sql.Tx) error) (err error) {
 	ctx, span := db.tracer.Start(ctx, "sql transaction", trace.WithSpanKind(trace.SpanKindClient))
 	defer func() {
@@ -315,12 +341,22 @@ func (db *DB) Tx(ctx context.Context, fn func(tx *sql.Tx) error) (err error) {
 	if span.IsRecording() {
 		span.SetAttributes(attribute.String("db.system.name", db.system()), attribute.String("db.namespace", db.Where))
 	}
+	if db.writes == nil {
+		return db.tx(ctx, fn)
+	}
+	return db.writes.write(&pendingWrite{ctx: ctx, fn: fn, alone: func() error { return db.tx(ctx, fn) }, done: make(chan error, 1)})
+}
+
+// tx runs fn in a transaction of its own.
+func (db *DB) tx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
+	// Deferred, so that a panicking fn does not keep the transaction
+	// (and with it SQLite's one writer connection) open for ever.
+	defer tx.Rollback()
 	if err := fn(tx); err != nil {
-		_ = tx.Rollback()
 		return err
 	}
 	if err := tx.Commit(); err != nil {
