@@ -238,12 +238,19 @@ func (b *bench) load(title string, o loadgen.Options) (loadgen.Summary, error) {
 	if len(o.Body) > 0 && o.ContentType == "" {
 		o.ContentType = "application/json"
 	}
-	if b.profileDir != "" && b.last != nil {
-		b.profiles++
-		done := b.profileCPU(fmt.Sprintf("%02d-%s.pprof", b.profiles, slug(title)))
-		defer done()
-	}
+	defer b.profile(title)()
 	return loadgen.Run(b.ctx, o, b.out)
+}
+
+// profile starts the next numbered CPU profile of the last started
+// system, named after title, when -profile asks for them; the returned
+// func waits for it.
+func (b *bench) profile(title string) (wait func()) {
+	if b.profileDir == "" || b.last == nil {
+		return func() {}
+	}
+	b.profiles++
+	return b.profileCPU(fmt.Sprintf("%02d-%s.pprof", b.profiles, slug(title)))
 }
 
 // profileCPU starts a 5 s CPU profile of the last started system (one
@@ -450,10 +457,7 @@ func (b *bench) reservationsWithWrk(engine string, env ...string) error {
 		return err
 	}
 	fmt.Fprintf(b.out, "\n-- (b) POST /carReservations on %s with wrk -t1 -c20 -d %s, distinct\n", engine, d)
-	if b.profileDir != "" {
-		b.profiles++
-		defer b.profileCPU(fmt.Sprintf("%02d-%s.pprof", b.profiles, slug("(b) wrk "+engine)))()
-	}
+	defer b.profile("(b) wrk " + engine)()
 	r, err := wrkReservations(b.ctx, s.dir, s.urls[contract.Gateway]+contract.PathCarReservations, s.bearer(), cars, d)
 	if err != nil {
 		return err

@@ -39,7 +39,7 @@ type pendingWrite struct {
 	fn func(tx *sql.Tx) error
 	// alone does the same work in a transaction of its own.
 	alone func() error
-	done  chan error // the result, or errYourTurn
+	done  chan error // the result, or errYourTurn (made by write)
 }
 
 // errYourTurn tells a waiting writer it heads the queue now.
@@ -47,6 +47,7 @@ var errYourTurn = errors.New("sqldb: your turn to write")
 
 // write runs w in its turn and returns its result.
 func (q *writeQueue) write(w *pendingWrite) error {
+	w.done = make(chan error, 1)
 	q.mu.Lock()
 	if q.busy {
 		q.waiting = append(q.waiting, w)
@@ -60,6 +61,8 @@ func (q *writeQueue) write(w *pendingWrite) error {
 	n := min(len(q.waiting), maxGroup-1)
 	group := make([]*pendingWrite, 0, n+1)
 	group = append(append(group, w), q.waiting[:n]...)
+	// Cleared, so that the queue's array keeps no answered writer alive.
+	clear(q.waiting[:n])
 	q.waiting = q.waiting[n:]
 	q.mu.Unlock()
 
@@ -68,6 +71,7 @@ func (q *writeQueue) write(w *pendingWrite) error {
 	q.mu.Lock()
 	if len(q.waiting) > 0 {
 		next := q.waiting[0]
+		q.waiting[0] = nil
 		q.waiting = q.waiting[1:]
 		next.done <- errYourTurn
 	} else {

@@ -61,7 +61,7 @@ func (db *DB) ExecContext(ctx context.Context, query string, args ...any) (sql.R
 		return db.DB.ExecContext(ctx, query, args...)
 	}
 	var res sql.Result
-	err := db.writes.write(&pendingWrite{ctx: ctx, done: make(chan error, 1),
+	err := db.writes.write(&pendingWrite{ctx: ctx,
 		fn: func(tx *sql.Tx) (err error) {
 			res, err = tx.ExecContext(ctx, query, args...)
 			return err
@@ -344,7 +344,7 @@ func (db *DB) Tx(ctx context.Context, fn func(tx *sql.Tx) error) (err error) {
 	if db.writes == nil {
 		return db.tx(ctx, fn)
 	}
-	return db.writes.write(&pendingWrite{ctx: ctx, fn: fn, alone: func() error { return db.tx(ctx, fn) }, done: make(chan error, 1)})
+	return db.writes.write(&pendingWrite{ctx: ctx, fn: fn, alone: func() error { return db.tx(ctx, fn) }})
 }
 
 // tx runs fn in a transaction of its own.
